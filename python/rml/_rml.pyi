@@ -14,3 +14,54 @@ __version__: str
 
 def effective_n_threads(n_jobs: int | None = None) -> int: ...
 def pool_thread_count(n_jobs: int | None = None) -> int: ...
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.neighbors   (crates/rml-py/src/neighbors/, kernels in rml-distances + rml-neighbors)
+#
+# metric is one of: "euclidean", "sqeuclidean", "manhattan", "chebyshev", "minkowski" (with p,
+# 1 <= p < inf; the Python layer maps p=1/2/inf to manhattan/euclidean/chebyshev), "cosine"
+# (brute only). Distances returned are the metric's true distances (euclidean, not squared),
+# in the dtype of the inputs.
+# Tie order: neighbours sorted by (distance, training index) ascending, so among equal
+# distances the smaller training index comes first. Identical for every n_jobs.
+# Radius results are CSR-shaped: row i's neighbours are ind[offsets[i]:offsets[i+1]].
+# ---------------------------------------------------------------------------------------------
+class neighbors:
+    @staticmethod
+    def brute_kneighbors(
+        X: "F[m, d]", fit_X: "F[n, d]", k: int, metric: str, p: float,
+        return_distance: bool, n_jobs: int | None,
+    ) -> "tuple[F[m, k] | None, int64[m, k]]": ...
+    @staticmethod
+    def brute_radius_neighbors(
+        X: "F[m, d]", fit_X: "F[n, d]", radius: float, metric: str, p: float,
+        return_distance: bool, sort_results: bool, n_jobs: int | None,
+    ) -> "tuple[F[nnz] | None, int64[nnz], int64[m + 1]]": ...
+    @staticmethod
+    def precomputed_kneighbors(
+        D: "F[m, n]", k: int, return_distance: bool, n_jobs: int | None,
+    ) -> "tuple[F[m, k] | None, int64[m, k]]": ...
+    @staticmethod
+    def precomputed_radius_neighbors(
+        D: "F[m, n]", radius: float, return_distance: bool, sort_results: bool,
+        n_jobs: int | None,
+    ) -> "tuple[F[nnz] | None, int64[nnz], int64[m + 1]]": ...
+    # KD-tree: the fitted tree is plain arrays owned by Python (DESIGN.md: state lives in
+    # Python). idx_array is the permutation of training rows; node_data rows are
+    # (idx_start, idx_end, is_leaf); node_bounds[0] / [1] are per-node min / max corners.
+    @staticmethod
+    def kdtree_build(data: "F[n, d]", leaf_size: int) -> "tuple[int64[n], int64[n_nodes, 3], F[2, n_nodes, d]]": ...
+    @staticmethod
+    def kdtree_query(
+        data: "F[n, d]", idx_array: "int64[n]", node_data: "int64[n_nodes, 3]",
+        node_bounds: "F[2, n_nodes, d]", X: "F[m, d]", k: int, metric: str, p: float,
+        return_distance: bool, n_jobs: int | None,
+    ) -> "tuple[F[m, k] | None, int64[m, k]]": ...
+    @staticmethod
+    def kdtree_query_radius(
+        data: "F[n, d]", idx_array: "int64[n]", node_data: "int64[n_nodes, 3]",
+        node_bounds: "F[2, n_nodes, d]", X: "F[m, d]", r: "float64[m]", metric: str, p: float,
+        return_distance: bool, count_only: bool, sort_results: bool, n_jobs: int | None,
+    ) -> "tuple[F[nnz] | None, int64[nnz], int64[m + 1]]": ...
+        # count_only=True returns (None, empty, counts as int64[m]) in the last slot's place:
+        # (None, int64[0], int64[m]).

@@ -4,7 +4,9 @@
 
 use pyo3::prelude::*;
 
+mod cluster;
 mod errors;
+mod neighbors;
 mod run;
 
 /// Threads a native call would use for this `n_jobs` (after the `RML_NUM_THREADS` cap).
@@ -31,5 +33,7 @@ fn _rml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(effective_n_threads, m)?)?;
     m.add_function(wrap_pyfunction!(pool_thread_count, m)?)?;
+    neighbors::register(m)?;
+    cluster::register(m)?;
     Ok(())
 }

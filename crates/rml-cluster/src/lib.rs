@@ -1,0 +1,1 @@
+//! Clustering algorithms of rml, one module per algorithm, and clustering metrics.

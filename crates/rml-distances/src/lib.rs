@@ -1,0 +1,2 @@
+//! Distance metrics and chunked pairwise reductions for rml: arg-k-min and within-radius,
+//! parallel over query chunks, memory bounded by a working-memory budget.
