@@ -109,7 +109,7 @@ impl Metric {
             Metric::Cosine => {
                 let (mut dot, mut na, mut nb) = (0.0f64, 0.0f64, 0.0f64);
                 for (&x, &y) in a.iter().zip(b) {
-                    let (x, y) = (x.to_f64(), y.to_f64());
+                    let (x, y) = (x.as_f64(), y.as_f64());
                     dot += x * y;
                     na += x * x;
                     nb += y * y;
