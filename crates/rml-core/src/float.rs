@@ -6,7 +6,7 @@ use std::iter::Sum;
 
 /// A kernel element type. Implemented for `f32` and `f64` only; float32 input stays float32
 /// (`preserves_dtype` in scikit-learn's terms) and float64 stays float64. Order floats with
-/// `num_traits::Float::total_cmp` (NaN never panics a sort; DESIGN.md).
+/// `x.as_f64().total_cmp(&y.as_f64())` (NaN never panics a sort; DESIGN.md).
 ///
 /// Where float32 would accumulate visible error (long sums, squared-norm distance tricks),
 /// kernels accumulate in `f64` via [`Float::as_f64`] and say so in their docs.
