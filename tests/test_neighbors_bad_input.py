@@ -162,8 +162,11 @@ def test_row_17_list_and_dataframe(make):
     df = pd.DataFrame(X, columns=["a", "b", "c"])
     est = fit(make(), df, pd.Series(y))
     np.testing.assert_array_equal(est.feature_names_in_, ["a", "b", "c"])
-    with pytest.warns(UserWarning, match="feature names"):
+    # As scikit-learn 1.9: renamed columns are an error, a bare array only a warning.
+    with pytest.raises(ValueError, match="The feature names should match those that were passed during fit"):
         query(est, df.rename(columns={"a": "z"}))
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        query(est, X)
 
 
 def test_row_18_sparse_is_a_clean_type_error(make):
