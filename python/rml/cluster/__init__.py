@@ -1,0 +1,5 @@
+"""Clustering estimators with a Rust engine, drop-in replacements for sklearn.cluster."""
+
+from rml.cluster._affinity_propagation import AffinityPropagation
+
+__all__ = ["AffinityPropagation"]
