@@ -49,7 +49,7 @@ def _make(kw):
 @pytest.mark.parametrize("seed", range(3))
 @pytest.mark.parametrize("kw", PARAMS)
 def test_blobs_fit_identical(dtype, seed, kw):
-    X, _ = make_blobs(700 + 150 * seed, 2 + 3 * seed, centers=6, cluster_std=1.3, random_state=seed)
+    X, _ = make_blobs(500 + 100 * seed, 2 + 3 * seed, centers=6, cluster_std=1.3, random_state=seed)
     X = X.astype(dtype)
     a, b = _make(kw)
     a.fit(X)
