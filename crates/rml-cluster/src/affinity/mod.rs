@@ -287,7 +287,7 @@ pub fn fit<T: Float>(s: ArrayView2<'_, T>, params: &AffinityParams, cancel: &Can
     let mut e = vec![false; e_len];
 
     let n_threads = rayon::current_num_threads().max(1);
-    let n_blocks = (4 * n_threads).min(n).max(1);
+    let n_blocks = std::env::var("APB").ok().and_then(|v| v.parse().ok()).unwrap_or(4 * n_threads).min(n).max(1);
     let width = n.div_ceil(n_blocks);
     let n_blocks = n.div_ceil(width);
     let mut blocks: Vec<Block> = (0..n_blocks)

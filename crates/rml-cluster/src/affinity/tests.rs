@@ -161,3 +161,13 @@ fn np_argmax_rules() {
     assert_eq!(np_argmax([f64::NEG_INFINITY, f64::NEG_INFINITY].into_iter()), 0);
     assert_eq!(np_argmax([1.0, f64::NAN, 5.0, f64::NAN].into_iter()), 1);
 }
+
+#[test]
+#[ignore]
+fn timing_n2000() {
+    let s = lcg_matrix(2000, 1);
+    let p = AffinityParams::new(0.5, 50, 15).unwrap();
+    let t = std::time::Instant::now();
+    let r = fit(s.view(), &p, &Cancel::new()).unwrap();
+    eprintln!("n_iter {} time {:?}", r.n_iter, t.elapsed());
+}

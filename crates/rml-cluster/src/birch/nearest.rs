@@ -6,6 +6,92 @@ use rayon::prelude::*;
 use rml_core::{ensure, Cancel, Float, RmlResult};
 
 const LEAF: usize = 16;
+/// Longest neighbour list kept per center, and the largest number of centers for which the
+/// lists are built (their construction is O(k^2)).
+const LIST_LEN: usize = 256;
+const LIST_MAX_CENTERS: usize = 8192;
+
+#[inline(always)]
+fn sqdist(x: &[f64], c: &[f64]) -> f64 {
+    let mut s = 0.0;
+    for (a, b) in x.iter().zip(c.iter()) {
+        let t = a - b;
+        s += t * t;
+    }
+    s
+}
+
+/// For each center, the other centers sorted by distance to it (at most LIST_LEN): the
+/// triangle inequality |x - c| >= |c - b| - |x - b| then ends the scan early.
+struct Lists {
+    len: usize,
+    complete: bool,
+    dist: Vec<f64>,
+    idx: Vec<u32>,
+}
+
+impl Lists {
+    fn build(tree: &KdTree, k: usize) -> Option<Lists> {
+        if k < 2 || k > LIST_MAX_CENTERS {
+            return None;
+        }
+        let d = tree.d;
+        let len = (k - 1).min(LIST_LEN);
+        let rows: Vec<(Vec<f64>, Vec<u32>)> = (0..k)
+            .into_par_iter()
+            .map(|b| {
+                let cb = &tree.pts[b * d..(b + 1) * d];
+                let mut all: Vec<(f64, u32)> = (0..k)
+                    .filter(|&c| c != b)
+                    .map(|c| (sqdist(cb, &tree.pts[c * d..(c + 1) * d]).sqrt(), c as u32))
+                    .collect();
+                let cmp = |a: &(f64, u32), b: &(f64, u32)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
+                if len < all.len() {
+                    all.select_nth_unstable_by(len, cmp);
+                    all.truncate(len);
+                }
+                all.sort_unstable_by(cmp);
+                (all.iter().map(|p| p.0).collect(), all.iter().map(|p| p.1).collect())
+            })
+            .collect();
+        let mut dist = Vec::with_capacity(k * len);
+        let mut idx = Vec::with_capacity(k * len);
+        for (dv, iv) in rows {
+            dist.extend(dv);
+            idx.extend(iv);
+        }
+        Some(Lists { len, complete: len == k - 1, dist, idx })
+    }
+}
+
+fn query_with_lists(tree: &KdTree, lists: Option<&Lists>, x: &[f64]) -> usize {
+    let d = tree.d;
+    let mut best = tree.greedy(x);
+    if let Some(l) = lists {
+        if best.1 != usize::MAX {
+            let b = best.1;
+            let d_b = best.0.sqrt();
+            let mut stopped = false;
+            for p in b * l.len..(b + 1) * l.len {
+                let dcb = l.dist[p];
+                // Prune with a relative margin far above the rounding of the distances.
+                if dcb > (d_b + best.0.sqrt()) * (1.0 + 1e-9) {
+                    stopped = true;
+                    break;
+                }
+                let c = l.idx[p] as usize;
+                let s = sqdist(x, &tree.pts[c * d..(c + 1) * d]);
+                if s < best.0 || (s == best.0 && c < best.1) {
+                    best = (s, c);
+                }
+            }
+            if stopped || l.complete {
+                return best.1;
+            }
+        }
+    }
+    tree.query(x, best)
+}
 
 struct KdNode {
     start: usize,
@@ -70,6 +156,25 @@ impl KdTree {
         id
     }
 
+    /// The best center among the leaf that a greedy descent towards `x` reaches.
+    fn greedy(&self, x: &[f64]) -> (f64, usize) {
+        let d = self.d;
+        let mut n = 0usize;
+        while self.nodes[n].left != usize::MAX {
+            let (l, r) = (self.nodes[n].left, self.nodes[n].right);
+            n = if self.min_dist(l, x) <= self.min_dist(r, x) { l } else { r };
+        }
+        let nd = &self.nodes[n];
+        let mut best = (f64::INFINITY, usize::MAX);
+        for &i in &self.idx[nd.start..nd.end] {
+            let s = sqdist(x, &self.pts[i * d..(i + 1) * d]);
+            if s < best.0 || (s == best.0 && i < best.1) {
+                best = (s, i);
+            }
+        }
+        best
+    }
+
     fn min_dist(&self, n: usize, x: &[f64]) -> f64 {
         let nd = &self.nodes[n];
         let mut s = 0.0;
@@ -87,8 +192,8 @@ impl KdTree {
         s
     }
 
-    fn query(&self, x: &[f64]) -> usize {
-        let mut best = (f64::INFINITY, usize::MAX);
+    fn query(&self, x: &[f64], init: (f64, usize)) -> usize {
+        let mut best = init;
         let mut stack = vec![(0usize, self.min_dist(0, x))];
         let d = self.d;
         while let Some((n, lb)) = stack.pop() {
@@ -98,12 +203,7 @@ impl KdTree {
             let nd = &self.nodes[n];
             if nd.left == usize::MAX {
                 for &i in &self.idx[nd.start..nd.end] {
-                    let c = &self.pts[i * d..(i + 1) * d];
-                    let mut s = 0.0;
-                    for j in 0..d {
-                        let t = x[j] - c[j];
-                        s += t * t;
-                    }
+                    let s = sqdist(x, &self.pts[i * d..(i + 1) * d]);
                     // NaN distances never win (a NaN query row gets center 0, as numpy's argmin
                     // over all-NaN rows would give the first index).
                     if s < best.0 || (s == best.0 && i < best.1) {
@@ -141,6 +241,7 @@ pub fn nearest<T: Float>(x: ArrayView2<'_, T>, centers: ArrayView2<'_, T>, cance
         centers.ncols()
     );
     let tree = KdTree::build(&centers);
+    let lists = Lists::build(&tree, centers.nrows());
     let mut out = vec![0i64; x.nrows()];
     const CHUNK: usize = 8192;
     out.par_chunks_mut(CHUNK)
@@ -150,7 +251,7 @@ pub fn nearest<T: Float>(x: ArrayView2<'_, T>, centers: ArrayView2<'_, T>, cance
             let mut buf = vec![0.0; xc.ncols()];
             for (slot, row) in o.iter_mut().zip(xc.rows()) {
                 buf.iter_mut().zip(row.iter()).for_each(|(b, v)| *b = v.as_f64());
-                *slot = tree.query(&buf) as i64;
+                *slot = query_with_lists(&tree, lists.as_ref(), &buf) as i64;
             }
             Ok(())
         })?;
