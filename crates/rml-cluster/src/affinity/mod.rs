@@ -159,6 +159,8 @@ struct Block {
     rowmax: Vec<RowMax>,
     /// `diag(A) + diag(R) > 0` for the block's columns.
     exemplar: Vec<bool>,
+    /// `A + S` of the current row.
+    scratch: Vec<f64>,
 }
 
 fn contiguous<'a, T>(s: Option<&'a [T]>) -> RmlResult<&'a [T]> {
@@ -169,7 +171,38 @@ fn contiguous_mut<'a, T>(s: Option<&'a mut [T]>) -> RmlResult<&'a mut [T]> {
     s.ok_or_else(|| RmlError::Internal("non-contiguous row in affinity propagation".into()))
 }
 
+/// Row maximum of `v` (columns `c0..`): exact, in any order, so computed with independent
+/// lanes; rows holding a NaN are flagged for numpy's rules.
+fn rowmax_of(v: &[f64], c0: usize) -> RowMax {
+    #[inline(always)]
+    fn vmax(v: &[f64]) -> f64 {
+        let mut m = [f64::NEG_INFINITY; 4];
+        let chunks = v.chunks_exact(4);
+        let rest = chunks.remainder();
+        for c in chunks {
+            for l in 0..4 {
+                m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+            }
+        }
+        let mut out = m[0];
+        for &x in m[1..].iter().chain(rest.iter()) {
+            out = if x > out { x } else { out };
+        }
+        out
+    }
+    let nan = v.iter().fold(false, |f, x| f | x.is_nan());
+    let m1 = vmax(v);
+    let j1 = v.iter().position(|&x| x == m1).unwrap_or(0);
+    let a = vmax(&v[..j1]);
+    let b = vmax(&v[(j1 + 1).min(v.len())..]);
+    RowMax { m1, i1: c0 + j1, m2: if b > a { b } else { a }, nan }
+}
+
 /// One iteration's work on one column block `[c0, c0 + width)`.
+///
+/// The inner loops apply the off-diagonal formula to every column (so they vectorise) and then
+/// redo the one or two special columns (the row's argmax, the diagonal) from saved values,
+/// which gives exactly the element-by-element result.
 #[allow(clippy::too_many_arguments)]
 fn block_iteration<T: Float>(
     s: &ArrayView2<'_, T>,
@@ -182,8 +215,10 @@ fn block_iteration<T: Float>(
 ) -> RmlResult<()> {
     let n = s.nrows();
     let width = r.ncols();
+    let c1 = c0 + width;
     let omd = 1.0 - damping;
-    let s_blk = s.slice(ndarray::s![.., c0..c0 + width]);
+    let s_blk = s.slice(ndarray::s![.., c0..c1]);
+    let local = |k: usize| if k >= c0 && k < c1 { Some(k - c0) } else { None };
 
     // Responsibilities: R = R*d + Rnew*(1-d), Rnew = S - Y (S - Y2 at the row's argmax);
     // column sums of Rp = max(R, 0) (R itself on the diagonal), rows added in order.
@@ -194,17 +229,33 @@ fn block_iteration<T: Float>(
         let srow = contiguous(srow.as_slice())?;
         let mut rrow = r.row_mut(i);
         let rrow = contiguous_mut(rrow.as_slice_mut())?;
-        for (j, (rv, sv)) in rrow.iter_mut().zip(srow.iter()).enumerate() {
-            let k = c0 + j;
-            let sv = sv.as_f64();
-            let rnew = if k == ii { sv - y2 } else { sv - y };
-            let rn = *rv * damping + rnew * omd;
-            *rv = rn;
-            let rp = if k == i { rn } else { max0(rn) };
-            if i == 0 {
-                blk.colsum[j] = rp;
-            } else {
-                blk.colsum[j] += rp;
+        let colsum = &mut blk.colsum[..];
+        let (jii, jd) = (local(ii), local(i));
+        let saved_ii = jii.map(|j| (rrow[j], colsum[j]));
+        let saved_d = jd.map(|j| colsum[j]);
+        if i == 0 {
+            for ((rv, sv), cs) in rrow.iter_mut().zip(srow.iter()).zip(colsum.iter_mut()) {
+                let rn = *rv * damping + (sv.as_f64() - y) * omd;
+                *rv = rn;
+                *cs = max0(rn);
+            }
+        } else {
+            for ((rv, sv), cs) in rrow.iter_mut().zip(srow.iter()).zip(colsum.iter_mut()) {
+                let rn = *rv * damping + (sv.as_f64() - y) * omd;
+                *rv = rn;
+                *cs += max0(rn);
+            }
+        }
+        if let (Some(j), Some((r_old, cs_old))) = (jii, saved_ii) {
+            let rn = r_old * damping + (srow[j].as_f64() - y2) * omd;
+            rrow[j] = rn;
+            let rp = if ii == i { rn } else { max0(rn) };
+            colsum[j] = if i == 0 { rp } else { cs_old + rp };
+        }
+        if let (Some(j), Some(cs_old)) = (jd, saved_d) {
+            if ii != i {
+                let rn = rrow[j];
+                colsum[j] = if i == 0 { rn } else { cs_old + rn };
             }
         }
     }
@@ -218,23 +269,29 @@ fn block_iteration<T: Float>(
         let rrow = contiguous(rrow.as_slice())?;
         let mut arow = a.row_mut(i);
         let arow = contiguous_mut(arow.as_slice_mut())?;
-        let mut rm = RowMax::empty(c0);
-        for (j, ((av, rv), sv)) in arow.iter_mut().zip(rrow.iter()).zip(srow.iter()).enumerate() {
-            let k = c0 + j;
-            let rv = *rv;
-            let an = if k == i {
-                let t = rv - blk.colsum[j];
-                let an = *av * damping - t * omd;
-                blk.exemplar[j] = an + rv > 0.0;
-                an
-            } else {
-                let t = max0(max0(rv) - blk.colsum[j]);
-                *av * damping - t * omd
-            };
+        let jd = local(i);
+        let a_old = jd.map(|j| arow[j]);
+        for ((((av, rv), sv), cs), sc) in arow
+            .iter_mut()
+            .zip(rrow.iter())
+            .zip(srow.iter())
+            .zip(blk.colsum.iter())
+            .zip(blk.scratch.iter_mut())
+        {
+            let t = max0(max0(*rv) - *cs);
+            let an = *av * damping - t * omd;
             *av = an;
-            rm.push(an + sv.as_f64(), k);
+            *sc = an + sv.as_f64();
         }
-        blk.rowmax[i] = rm;
+        if let (Some(j), Some(a_old)) = (jd, a_old) {
+            let rv = rrow[j];
+            let t = rv - blk.colsum[j];
+            let an = a_old * damping - t * omd;
+            arow[j] = an;
+            blk.exemplar[j] = an + rv > 0.0;
+            blk.scratch[j] = an + srow[j].as_f64();
+        }
+        blk.rowmax[i] = rowmax_of(&blk.scratch, c0);
     }
     Ok(())
 }
@@ -287,7 +344,7 @@ pub fn fit<T: Float>(s: ArrayView2<'_, T>, params: &AffinityParams, cancel: &Can
     let mut e = vec![false; e_len];
 
     let n_threads = rayon::current_num_threads().max(1);
-    let n_blocks = std::env::var("APB").ok().and_then(|v| v.parse().ok()).unwrap_or(4 * n_threads).min(n).max(1);
+    let n_blocks = n_threads.min(n).max(1);
     let width = n.div_ceil(n_blocks);
     let n_blocks = n.div_ceil(width);
     let mut blocks: Vec<Block> = (0..n_blocks)
@@ -297,6 +354,7 @@ pub fn fit<T: Float>(s: ArrayView2<'_, T>, params: &AffinityParams, cancel: &Can
                 colsum: vec![0.0; w],
                 rowmax: vec![RowMax::empty(0); n],
                 exemplar: vec![false; w],
+                scratch: vec![0.0; w],
             }
         })
         .collect();

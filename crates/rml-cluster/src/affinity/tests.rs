@@ -89,15 +89,18 @@ fn lcg_matrix(n: usize, seed: u64) -> Array2<f64> {
 
 #[test]
 fn matches_literal_transcription_for_any_thread_count() {
-    for (n, seed) in [(2usize, 1u64), (3, 2), (17, 3), (60, 4), (131, 5)] {
+    for (n, seed) in [(2usize, 1u64), (3, 2), (5, 7), (17, 3), (60, 4), (131, 5)] {
         let s = lcg_matrix(n, seed);
         let (ex, n_iter, conv) = reference(&s, 0.5, 200, 15);
         let params = AffinityParams::new(0.5, 200, 15).unwrap();
-        for threads in [1usize, 2, 3] {
+        for threads in [1usize, 2, 3, 7] {
             let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
             let res = pool.install(|| fit(s.view(), &params, &Cancel::new())).unwrap();
             assert_eq!(res.n_iter, n_iter, "n={n}");
             assert_eq!(res.converged, conv);
+            let (cci, labels) = assign(&s.view(), &ex, &Cancel::new()).unwrap();
+            assert_eq!(res.cluster_centers_indices, cci);
+            assert_eq!(res.labels, labels);
             let k = ex.iter().filter(|&&x| x).count();
             if k == 0 {
                 assert!(res.labels.iter().all(|&l| l == -1));
