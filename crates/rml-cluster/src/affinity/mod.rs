@@ -203,8 +203,6 @@ fn rowmax_of(v: &[f64], c0: usize) -> RowMax {
 /// The inner loops apply the off-diagonal formula to every column (so they vectorise) and then
 /// redo the one or two special columns (the row's argmax, the diagonal) from saved values,
 /// which gives exactly the element-by-element result.
-/// A thread's column block is processed in sub-blocks narrow enough that the second pass finds
-/// the sub-block's S and R still in cache.
 #[allow(clippy::too_many_arguments)]
 fn block_iteration<T: Float>(
     s: &ArrayView2<'_, T>,
@@ -214,49 +212,6 @@ fn block_iteration<T: Float>(
     rowmax_prev: &[RowMax],
     damping: f64,
     blk: &mut Block,
-) -> RmlResult<()> {
-    let n = s.nrows();
-    let width = r.ncols();
-    let sub = (SUB_BLOCK_BYTES / (24 * n.max(1))).max(64).min(width).max(1);
-    let mut start = 0;
-    while start < width {
-        let end = (start + sub).min(width);
-        let rs = r.slice_mut(ndarray::s![.., start..end]);
-        let as_ = a.slice_mut(ndarray::s![.., start..end]);
-        let mut part = SubBlock {
-            colsum: &mut blk.colsum[start..end],
-            scratch: &mut blk.scratch[start..end],
-            exemplar: &mut blk.exemplar[start..end],
-            rowmax: &mut blk.rowmax[..],
-            first: start == 0,
-        };
-        sub_block_iteration(s, rs, as_, c0 + start, rowmax_prev, damping, &mut part)?;
-        start = end;
-    }
-    Ok(())
-}
-
-/// Bytes of S, R and A (24 per element) that one sub-block should span.
-const SUB_BLOCK_BYTES: usize = 6 * 1024 * 1024;
-
-struct SubBlock<'a> {
-    colsum: &'a mut [f64],
-    scratch: &'a mut [f64],
-    exemplar: &'a mut [bool],
-    rowmax: &'a mut [RowMax],
-    /// The first sub-block assigns the row maxima; later ones (further right) merge.
-    first: bool,
-}
-
-#[allow(clippy::too_many_arguments)]
-fn sub_block_iteration<T: Float>(
-    s: &ArrayView2<'_, T>,
-    mut r: ArrayViewMut2<'_, f64>,
-    mut a: ArrayViewMut2<'_, f64>,
-    c0: usize,
-    rowmax_prev: &[RowMax],
-    damping: f64,
-    blk: &mut SubBlock<'_>,
 ) -> RmlResult<()> {
     let n = s.nrows();
     let width = r.ncols();
@@ -274,7 +229,7 @@ fn sub_block_iteration<T: Float>(
         let srow = contiguous(srow.as_slice())?;
         let mut rrow = r.row_mut(i);
         let rrow = contiguous_mut(rrow.as_slice_mut())?;
-        let colsum = &mut *blk.colsum;
+        let colsum = &mut blk.colsum[..];
         let (jii, jd) = (local(ii), local(i));
         let saved_ii = jii.map(|j| (rrow[j], colsum[j]));
         let saved_d = jd.map(|j| colsum[j]);
@@ -336,12 +291,7 @@ fn sub_block_iteration<T: Float>(
             blk.exemplar[j] = an + rv > 0.0;
             blk.scratch[j] = an + srow[j].as_f64();
         }
-        let rm = rowmax_of(blk.scratch, c0);
-        if blk.first {
-            blk.rowmax[i] = rm;
-        } else {
-            blk.rowmax[i].merge(&rm);
-        }
+        blk.rowmax[i] = rowmax_of(&blk.scratch, c0);
     }
     Ok(())
 }

@@ -89,7 +89,7 @@ fn lcg_matrix(n: usize, seed: u64) -> Array2<f64> {
 
 #[test]
 fn matches_literal_transcription_for_any_thread_count() {
-    for (n, seed) in [(2usize, 1u64), (3, 2), (5, 7), (17, 3), (60, 4), (131, 5), (600, 6)] {
+    for (n, seed) in [(2usize, 1u64), (3, 2), (5, 7), (17, 3), (60, 4), (131, 5)] {
         let s = lcg_matrix(n, seed);
         let (ex, n_iter, conv) = reference(&s, 0.5, 200, 15);
         let params = AffinityParams::new(0.5, 200, 15).unwrap();
@@ -169,7 +169,6 @@ fn np_argmax_rules() {
 #[ignore]
 fn timing_n2000() {
     let s = lcg_matrix(2000, 1);
-    let _ = SUB_BLOCK_BYTES;
     let p = AffinityParams::new(0.5, 50, 15).unwrap();
     let t = std::time::Instant::now();
     let r = fit(s.view(), &p, &Cancel::new()).unwrap();
