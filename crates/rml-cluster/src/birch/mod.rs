@@ -475,6 +475,23 @@ impl<T: Float> CfTree<T> {
             prev = node;
         }
         t.root = st.root as usize + 1;
+        // The nodes must form one tree under the root (no cycles, no shared children), or an
+        // insertion could recurse forever.
+        let mut seen = vec![false; t.nodes.len()];
+        let mut stack = vec![t.root];
+        let mut visited = 0usize;
+        while let Some(nd) = stack.pop() {
+            ensure!(!seen[nd], "Birch state: the nodes do not form a tree");
+            seen[nd] = true;
+            visited += 1;
+            for &sid in &t.nodes[nd].subs {
+                let c = t.subs[sid].child;
+                if c != NONE {
+                    stack.push(c);
+                }
+            }
+        }
+        ensure!(visited == n_nodes, "Birch state: the nodes do not form a tree");
         Ok(t)
     }
 }

@@ -62,6 +62,11 @@ fn corrupt_state_is_an_error() {
     let mut st = t.to_state();
     st.child[0] = 99;
     assert!(CfTree::from_state(&st).is_err());
+    // A child pointing back at the root (a cycle) is rejected, not recursed into.
+    let mut st = t.to_state();
+    let first_internal = st.child.iter().position(|&c| c >= 0).unwrap();
+    st.child[first_internal] = st.root;
+    assert!(CfTree::from_state(&st).is_err());
 }
 
 #[test]
