@@ -68,3 +68,30 @@ class neighbors:
     ) -> "tuple[F[nnz] | None, int64[nnz], int64[m + 1]]": ...
         # count_only=True returns (None, empty, counts as int64[m]) in the last slot's place:
         # (None, int64[0], int64[m]).
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.cluster: AffinityPropagation and Birch   (crates/rml-py/src/cluster/affinity.rs,
+# birch.rs; kernels in rml-cluster/src/affinity/, birch/)
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    # S: the prepared similarity matrix (preference on the diagonal, sklearn's noise added),
+    # float32 or float64, C-contiguous; the messages are float64 (as sklearn). Returns
+    # (cluster_centers_indices, labels (all -1 when no exemplar), n_iter, converged).
+    @staticmethod
+    def affinity_propagation(
+        s: "F[n, n]", damping: float, max_iter: int, convergence_iter: int, n_jobs: int | None,
+    ) -> "tuple[int64[k], int64[n], int, bool]": ...
+    # CF-tree state tuple: (n_features, root, node_is_leaf bool[n_nodes], node_ptr int64[n_nodes+1],
+    # node_subs int64[nnz], leaf_order int64[n_leaves], n_samples int64[s], linear_sum F[s, d],
+    # squared_sum F[s], centroid F[s, d], sq_norm F[s], child int64[s] (-1: none)).
+    # split_fn(centroids F[m, d], sq_norms F[m]) -> F[m, m] squared distances (sklearn's
+    # euclidean_distances), called with the GIL re-acquired once per node split.
+    # state=None starts a new tree. Returns (new state, subcluster_centers F[k, d]).
+    @staticmethod
+    def birch_fit(
+        x: "F[n, d]", threshold_sq: float, branching_factor: int, split_fn: object,
+        state: tuple | None = None,
+    ) -> "tuple[tuple, F[k, d]]": ...
+    # Nearest center of each row (squared euclidean, ties to the smaller index).
+    @staticmethod
+    def birch_nearest(x: "float64[n, d]", centers: "float64[k, d]", n_jobs: int | None = None) -> "int64[n]": ...
