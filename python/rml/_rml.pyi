@@ -109,3 +109,25 @@ class preprocessing:
     def imputer_transform_inplace(
         x: "F[n, d] (writeable)", fill: "F[d]", missing_values: float, n_jobs: int | None,
     ) -> None: ...
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.cluster clustering metrics   (crates/rml-py/src/cluster/metrics.rs,
+# kernels in rml_cluster::metrics). labels are encoded 0..n_clusters-1 (LabelEncoder).
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    @staticmethod
+    def silhouette_samples(
+        x: "F[n, d]", labels: "int64[n]", n_clusters: int, metric: str, p: float,
+        n_jobs: int | None,
+    ) -> "float64[n]": ...
+        # metric: "euclidean" (tiled GEMM, scikit-learn's formula, self distance 0),
+        # "manhattan", "chebyshev", "minkowski" (p >= 1). Distances in f64; singleton -> 0.
+    @staticmethod
+    def silhouette_samples_precomputed(
+        dist: "F[n, n]", labels: "int64[n]", n_clusters: int, n_jobs: int | None,
+    ) -> "float64[n]": ...
+    @staticmethod
+    def cluster_dispersion(
+        x: "F[n, d]", labels: "int64[n]", n_clusters: int, n_jobs: int | None,
+    ) -> "tuple[int64[k], float64[k, d], float64[k], float64[k]]": ...
+        # (counts, per-cluster row sums, sum ||x - c||^2, sum ||x - c||), c = sums / counts
