@@ -44,6 +44,26 @@ def check_number_of_labels(n_labels, n_samples):
         )
 
 
+def _encode_labels(labels):
+    """``LabelEncoder().fit_transform(labels)`` and the number of classes.
+
+    Integer labels with a compact range are encoded in O(n) with a bincount (the same
+    sorted-unique encoding LabelEncoder produces by sorting); anything else goes through
+    scikit-learn's LabelEncoder.
+    """
+    labels = np.asarray(labels)
+    if labels.ndim == 1 and labels.dtype.kind in "iu" and labels.size:
+        lo, hi = int(labels.min()), int(labels.max())
+        span = hi - lo
+        if span <= 2 * labels.size + 1024:
+            present = np.bincount((labels - lo).astype(np.intp), minlength=span + 1) > 0
+            lookup = np.cumsum(present, dtype=np.int64) - 1
+            return lookup[(labels - lo).astype(np.intp)], int(present.sum())
+    le = LabelEncoder()
+    enc = le.fit_transform(labels)
+    return enc.astype(np.int64, copy=False), len(le.classes_)
+
+
 def _native_plan(metric, kwds):
     """``(native metric, p, n_jobs)`` if the Rust kernel computes this call, else None."""
     if metric == "precomputed":
@@ -186,12 +206,10 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
         if X.dtype not in (np.float32, np.float64):
             return sk_silhouette_samples(X, labels, metric=metric, **kwds)
 
-    le = LabelEncoder()
-    labels = le.fit_transform(labels)
-    n_samples = len(labels)
-    n_labels = len(le.classes_)
+    enc, n_labels = _encode_labels(labels)
+    n_samples = len(enc)
     check_number_of_labels(n_labels, n_samples)
-    enc = np.ascontiguousarray(labels, dtype=np.int64)
+    enc = np.ascontiguousarray(enc, dtype=np.int64)
     if metric == "precomputed":
         if X.shape[0] != X.shape[1]:
             # scikit-learn's pairwise_distances_chunked message for a non-square matrix
@@ -210,13 +228,11 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
 
 def _dispersion(X, labels):
     X, labels = check_X_y(X, labels)
-    le = LabelEncoder()
-    labels = le.fit_transform(labels)
+    enc, n_labels = _encode_labels(labels)
     n_samples = X.shape[0]
-    n_labels = le.classes_.shape[0]
     check_number_of_labels(n_labels, n_samples)
     counts, sums, sum_sq, sum_dist = _native.cluster_dispersion(
-        as_native_float(X), np.ascontiguousarray(labels, dtype=np.int64), n_labels, None
+        as_native_float(X), np.ascontiguousarray(enc, dtype=np.int64), n_labels, None
     )
     return n_samples, n_labels, counts, sums, sum_sq, sum_dist
 

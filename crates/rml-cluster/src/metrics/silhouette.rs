@@ -118,6 +118,17 @@ pub fn silhouette_samples<F: Float>(
     metric: Metric,
     cancel: &Cancel,
 ) -> RmlResult<Vec<f64>> {
+    silhouette_impl(x, labels, n_clusters, metric, SYMMETRIC_MAX_SUMS, cancel)
+}
+
+fn silhouette_impl<F: Float>(
+    x: ArrayView2<'_, F>,
+    labels: &[usize],
+    n_clusters: usize,
+    metric: Metric,
+    symmetric_max_sums: usize,
+    cancel: &Cancel,
+) -> RmlResult<Vec<f64>> {
     let (n, d) = x.dim();
     ensure!(metric.is_minkowski_family() && metric != Metric::SqEuclidean,
         "silhouette: unsupported metric {:?}", metric);
@@ -142,6 +153,15 @@ pub fn silhouette_samples<F: Float>(
     let avx2 = has_avx2();
     let k = n_clusters;
     let euclid = metric == Metric::Euclidean;
+    let ctx = Ctx { xs: &xs, norms: &norms, cluster_of: &cluster_of, offsets: &offsets, k, metric, avx2 };
+    if n.checked_mul(k).is_some_and(|nk| nk <= symmetric_max_sums) {
+        let sil = symmetric(&ctx, &counts, cancel)?;
+        let mut out = vec![0.0f64; n];
+        for (r, v) in sil.into_iter().enumerate() {
+            out[order[r]] = v;
+        }
+        return Ok(out);
+    }
     let starts: Vec<usize> = (0..n).step_by(BQ).collect();
     let chunks: Vec<RmlResult<Vec<f64>>> = starts
         .par_iter()
@@ -199,6 +219,148 @@ pub fn silhouette_samples<F: Float>(
     for (ci, chunk) in chunks.into_iter().enumerate() {
         for (q, v) in chunk?.into_iter().enumerate() {
             out[order[starts[ci] + q]] = v;
+        }
+    }
+    Ok(out)
+}
+
+/// Largest n × k for which the per-sample cluster sums of the symmetric schedule are held
+/// (64 Mi values = 512 MiB); beyond it the query-chunk schedule is used (64 × k per worker).
+const SYMMETRIC_MAX_SUMS: usize = 64 << 20;
+/// Block size of the symmetric schedule.
+const BS: usize = 256;
+
+struct Ctx<'a> {
+    xs: &'a Array2<f64>,
+    norms: &'a [f64],
+    cluster_of: &'a [usize],
+    offsets: &'a [usize],
+    k: usize,
+    metric: Metric,
+    avx2: bool,
+}
+
+/// Distances between sorted rows `[i0, i1)` and `[j0, j1)` into `d` (row-major, (i1-i0) × (j1-j0)).
+fn tile(ctx: &Ctx<'_>, i0: usize, i1: usize, j0: usize, j1: usize, g: &mut Array2<f64>, d: &mut [f64]) -> RmlResult<()> {
+    let (bi, bj) = (i1 - i0, j1 - j0);
+    let xi = ctx.xs.slice(s![i0..i1, ..]);
+    let xj = ctx.xs.slice(s![j0..j1, ..]);
+    if ctx.metric == Metric::Euclidean {
+        let mut gv = g.slice_mut(s![0..bi, 0..bj]);
+        general_mat_mul(1.0, &xi, &xj.t(), 0.0, &mut gv);
+        for r in 0..bi {
+            let grow = g.row(r);
+            let grow = grow.as_slice().ok_or_else(|| RmlError::Internal("tile".into()))?;
+            euclid_row(&grow[..bj], ctx.norms[i0 + r], &ctx.norms[j0..j1], &mut d[r * bj..(r + 1) * bj], ctx.avx2);
+        }
+    } else {
+        for r in 0..bi {
+            let a = xi.row(r);
+            let a = a.as_slice().ok_or_else(|| RmlError::Internal("row".into()))?;
+            for (c, o) in d[r * bj..(r + 1) * bj].iter_mut().enumerate() {
+                let b = xj.row(c);
+                *o = ctx.metric.dist(a, b.as_slice().ok_or_else(|| RmlError::Internal("row".into()))?);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Add row `r`'s per-cluster segment sums over columns `[j0, j1)` to `srow`.
+#[inline]
+fn add_row_segments(ctx: &Ctx<'_>, drow: &[f64], j0: usize, j1: usize, srow: &mut [f64]) {
+    let mut c = ctx.cluster_of[j0];
+    let mut p = j0;
+    while p < j1 {
+        let e = ctx.offsets[c + 1].min(j1);
+        srow[c] += sum_lanes(&drow[p - j0..e - j0]);
+        p = e;
+        c += 1;
+    }
+}
+
+/// Symmetric schedule: each off-diagonal block pair's tile is computed once and feeds both
+/// its rows' sums and (by column sums) its columns' sums, halving the GEMM and square-root
+/// work. Block pairs are scheduled in round-robin rounds in which every block appears at
+/// most once, so the tasks of a round touch disjoint sums (no races) and every sample's sums
+/// receive their contributions in the same order whatever the thread count.
+fn symmetric(ctx: &Ctx<'_>, counts: &[usize], cancel: &Cancel) -> RmlResult<Vec<f64>> {
+    let n = ctx.xs.nrows();
+    let k = ctx.k;
+    let nb = n.div_ceil(BS);
+    let bounds = |b: usize| (b * BS, ((b + 1) * BS).min(n));
+    let sums: Vec<std::sync::Mutex<Vec<f64>>> = (0..nb)
+        .map(|b| {
+            let (a, e) = bounds(b);
+            try_zeroed_vec::<f64>(e - a, k, "per-cluster distance sums").map(std::sync::Mutex::new)
+        })
+        .collect::<RmlResult<_>>()?;
+    let lock = |b: usize| sums[b].lock().unwrap_or_else(|p| p.into_inner());
+    // Per-worker buffers (a tile is 512 KiB: allocating it per tile would page-fault).
+    type Bufs = (Array2<f64>, Vec<f64>, Vec<f64>);
+    let init = || -> Bufs { (Array2::<f64>::zeros((BS, BS)), vec![0.0f64; BS * BS], vec![0.0f64; BS]) };
+    let work = |bufs: &mut Bufs, i: usize, j: usize| -> RmlResult<()> {
+        cancel.check()?;
+        let ((i0, i1), (j0, j1)) = (bounds(i), bounds(j));
+        let (bi, bj) = (i1 - i0, j1 - j0);
+        let (g, d, acc) = bufs;
+        let d = &mut d[..bi * bj];
+        tile(ctx, i0, i1, j0, j1, g, d)?;
+        if i == j {
+            for r in 0..bi {
+                d[r * bj + r] = 0.0;
+            }
+        }
+        {
+            let mut si = lock(i);
+            for r in 0..bi {
+                add_row_segments(ctx, &d[r * bj..(r + 1) * bj], j0, j1, &mut si[r * k..(r + 1) * k]);
+            }
+        }
+        if i != j {
+            // Column sums over each cluster segment of the rows.
+            let acc = &mut acc[..bj];
+            let mut sj = lock(j);
+            let mut c = ctx.cluster_of[i0];
+            let mut p = i0;
+            while p < i1 {
+                let e = ctx.offsets[c + 1].min(i1);
+                acc.iter_mut().for_each(|a| *a = 0.0);
+                for r in p - i0..e - i0 {
+                    for (a, &v) in acc.iter_mut().zip(&d[r * bj..(r + 1) * bj]) {
+                        *a += v;
+                    }
+                }
+                for (q, &a) in acc.iter().enumerate() {
+                    sj[q * k + c] += a;
+                }
+                p = e;
+                c += 1;
+            }
+        }
+        Ok(())
+    };
+    // Round 0: the diagonal tiles.
+    (0..nb).into_par_iter().try_for_each_init(init, |bufs, b| work(bufs, b, b))?;
+    // Round-robin (circle method) over an even number of slots; slot `nb` is a bye.
+    let m = if nb % 2 == 0 { nb } else { nb + 1 };
+    for r in 0..m.saturating_sub(1) {
+        let pairs: Vec<(usize, usize)> = (0..m / 2)
+            .map(|i| {
+                let a = (r + i) % (m - 1);
+                let b = if i == 0 { m - 1 } else { (m - 1 - i + r) % (m - 1) };
+                (a.min(b), a.max(b))
+            })
+            .filter(|&(a, b)| b < nb && a != b)
+            .collect();
+        pairs.par_iter().try_for_each_init(init, |bufs, &(a, b)| work(bufs, a, b))?;
+    }
+    let mut out = Vec::with_capacity(n);
+    for b in 0..nb {
+        let (a, e) = bounds(b);
+        let sb = lock(b);
+        for r in 0..e - a {
+            out.push(coefficient(&sb[r * k..(r + 1) * k], ctx.cluster_of[a + r], counts));
         }
     }
     Ok(out)
@@ -269,12 +431,26 @@ mod tests {
         let (x, labels) = data(1100, 4);
         for metric in [Metric::Euclidean, Metric::Manhattan, Metric::Chebyshev, Metric::Minkowski(3.0)] {
             let got = silhouette_samples(x.view(), &labels, 3, metric, &Cancel::new()).unwrap();
+            // the query-chunk schedule (used when n x k sums would be too large)
+            let chunked = silhouette_impl(x.view(), &labels, 3, metric, 0, &Cancel::new()).unwrap();
             let want = naive(&x, &labels, 3, metric);
-            for (a, b) in got.iter().zip(&want) {
+            for ((a, b), c) in got.iter().zip(&want).zip(&chunked) {
+                assert!((a - c).abs() <= 1e-12, "{metric:?}: {a} vs {c}");
                 // Coefficients live in [-1, 1]; the euclidean GEMM formula (scikit-learn's) has
                 // cancellation error on close pairs, so compare absolutely.
                 assert!((a - b).abs() <= 1e-9, "{metric:?}: {a} vs {b}");
             }
+        }
+    }
+
+    #[test]
+    fn round_robin_covers_every_block_pair() {
+        // 13 blocks (odd: one bye per round) across several rounds; compare with naive.
+        let (x, labels) = data(BS * 12 + 17, 2);
+        let got = silhouette_samples(x.view(), &labels, 3, Metric::Manhattan, &Cancel::new()).unwrap();
+        let chunked = silhouette_impl(x.view(), &labels, 3, Metric::Manhattan, 0, &Cancel::new()).unwrap();
+        for (a, b) in got.iter().zip(&chunked) {
+            assert!((a - b).abs() <= 1e-12);
         }
     }
 
@@ -313,5 +489,42 @@ mod tests {
             assert!((u - v).abs() < 1e-12);
         }
         assert!(silhouette_samples_precomputed(dmat.slice(s![..10, ..]), &labels, 3, &Cancel::new()).is_err());
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn time_parts() {
+        let (n, d) = (20000usize, 16usize);
+        let x = Array2::from_shape_fn((n, d), |(i, j)| ((i * 7919 + j * 104729) % 1013) as f64 / 97.0);
+        let xq = x.slice(s![0..BQ, ..]);
+        let mut g = Array2::<f64>::zeros((BQ, BT));
+        let t = Instant::now();
+        let mut t0 = 0;
+        while t0 + BT <= n {
+            let xt = x.slice(s![t0..t0 + BT, ..]);
+            general_mat_mul(1.0, &xq, &xt.t(), 0.0, &mut g);
+            t0 += BT;
+        }
+        let per_chunk = t.elapsed().as_secs_f64();
+        println!("gemm one query chunk over all tiles: {:.3} ms -> full n: {:.3} s (1 thread)", per_chunk * 1e3, per_chunk * (n / BQ) as f64);
+        let norms = vec![1.0f64; BT];
+        let mut dist = vec![0.0f64; BT];
+        let avx2 = has_avx2();
+        let t = Instant::now();
+        let mut acc = 0.0;
+        for _ in 0..(n / BT) {
+            for q in 0..BQ {
+                euclid_row(g.row(q).as_slice().unwrap(), 2.0, &norms, &mut dist, avx2);
+                acc += sum_lanes(&dist);
+            }
+        }
+        let e = t.elapsed().as_secs_f64();
+        println!("epilogue per chunk {:.3} ms -> full {:.3} s; avx2={avx2} {acc}", e * 1e3, e * (n / BQ) as f64);
     }
 }
