@@ -95,3 +95,67 @@ class cluster:
     # Nearest center of each row (squared euclidean, ties to the smaller index).
     @staticmethod
     def birch_nearest(x: "float64[n, d]", centers: "float64[k, d]", n_jobs: int | None = None) -> "int64[n]": ...
+# rml._rml.preprocessing   (crates/rml-py/src/preprocessing.rs, kernels in rml-preprocessing)
+#
+# X is F[n, d] with F float32 or float64 (C-contiguous); every other float array of the call
+# has the same dtype F, except the f64 statistics returned. NaN entries are skipped by the
+# statistics (missing_values=NaN) and kept by the scaler transform. Parallel over row blocks,
+# fixed-order merges: results identical for every n_jobs.
+# ---------------------------------------------------------------------------------------------
+class preprocessing:
+    @staticmethod
+    def scaler_moments(
+        x: "F[n, d]", sample_weight: "F[n] | None", n_jobs: int | None,
+    ) -> "tuple[float64[d], float64[d], float64[d]]": ...
+        # (sum of w*x, sum of w, sum of w*(x - mean)^2) over non-NaN entries per feature;
+        # the last is NaN where the weight sum is 0. One pass over X, accumulated in f64.
+    @staticmethod
+    def scaler_transform(
+        x: "F[n, d]", mean: "F[d] | None", scale: "F[d] | None", inverse: bool,
+        n_jobs: int | None,
+    ) -> "F[n, d]": ...
+        # (x - mean) / scale, or x * scale + mean when inverse; None skips that step.
+    @staticmethod
+    def scaler_transform_inplace(
+        x: "F[n, d] (writeable)", mean: "F[d] | None", scale: "F[d] | None", inverse: bool,
+        n_jobs: int | None,
+    ) -> None: ...
+    @staticmethod
+    def imputer_statistics(
+        x: "F[n, d]", strategy: str, missing_values: float, n_jobs: int | None,
+    ) -> "float64[d]": ...
+        # strategy "mean" | "median"; missing_values NaN or a number (compared in F);
+        # NaN for a feature without any non-missing entry. Median by selection, numpy's
+        # even-count convention (lo + hi) / 2 in F.
+    @staticmethod
+    def imputer_transform(
+        x: "F[n, d]", fill: "F[k]", keep: "int64[k] | None", missing_values: float,
+        n_jobs: int | None,
+    ) -> "F[n, k]": ...
+        # output column j = x[:, keep[j]] (all columns if keep is None) with missing -> fill[j]
+    @staticmethod
+    def imputer_transform_inplace(
+        x: "F[n, d] (writeable)", fill: "F[d]", missing_values: float, n_jobs: int | None,
+    ) -> None: ...
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.cluster clustering metrics   (crates/rml-py/src/cluster/metrics.rs,
+# kernels in rml_cluster::metrics). labels are encoded 0..n_clusters-1 (LabelEncoder).
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    @staticmethod
+    def silhouette_samples(
+        x: "F[n, d]", labels: "int64[n]", n_clusters: int, metric: str, p: float,
+        n_jobs: int | None,
+    ) -> "float64[n]": ...
+        # metric: "euclidean" (tiled GEMM, scikit-learn's formula, self distance 0),
+        # "manhattan", "chebyshev", "minkowski" (p >= 1). Distances in f64; singleton -> 0.
+    @staticmethod
+    def silhouette_samples_precomputed(
+        dist: "F[n, n]", labels: "int64[n]", n_clusters: int, n_jobs: int | None,
+    ) -> "float64[n]": ...
+    @staticmethod
+    def cluster_dispersion(
+        x: "F[n, d]", labels: "int64[n]", n_clusters: int, n_jobs: int | None,
+    ) -> "tuple[int64[k], float64[k, d], float64[k], float64[k]]": ...
+        # (counts, per-cluster row sums, sum ||x - c||^2, sum ||x - c||), c = sums / counts

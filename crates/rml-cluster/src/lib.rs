@@ -2,3 +2,4 @@
 
 pub mod affinity;
 pub mod birch;
+pub mod metrics;

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 mod cluster;
 mod errors;
 mod neighbors;
+mod preprocessing;
 mod run;
 
 /// Threads a native call would use for this `n_jobs` (after the `RML_NUM_THREADS` cap).
@@ -35,5 +36,6 @@ fn _rml(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(pool_thread_count, m)?)?;
     neighbors::register(m)?;
     cluster::register(m)?;
+    preprocessing::register(m)?;
     Ok(())
 }

@@ -1,0 +1,5 @@
+"""Feature scaling with a Rust engine (scikit-learn's ``sklearn.preprocessing``)."""
+
+from rml.preprocessing._data import StandardScaler
+
+__all__ = ["StandardScaler"]
