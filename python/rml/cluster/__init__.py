@@ -1,0 +1,10 @@
+"""Clustering estimators with a Rust engine, drop-in replacements for ``sklearn.cluster``."""
+
+from rml.cluster._bisect_k_means import BisectingKMeans
+from rml.cluster._kmeans import KMeans, kmeans_plusplus
+
+__all__ = [
+    "BisectingKMeans",
+    "KMeans",
+    "kmeans_plusplus",
+]
