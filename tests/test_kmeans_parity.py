@@ -17,6 +17,7 @@ from sklearn import cluster as skc
 from sklearn.datasets import load_digits, load_iris, load_wine, make_blobs
 from sklearn.metrics import adjusted_rand_score
 from sklearn.utils._param_validation import InvalidParameterError
+from threadpoolctl import threadpool_limits
 
 from rml import _rml
 from rml.cluster import BisectingKMeans, KMeans, kmeans_plusplus
@@ -52,6 +53,14 @@ def _datasets():
 
 
 DATASETS = _datasets()
+
+
+@pytest.fixture(autouse=True)
+def _sklearn_single_threaded():
+    """scikit-learn's OpenMP loops spin badly on a busy 2-core machine; one thread keeps the
+    reference runs fast (rml's own thread count is not affected: it uses rayon)."""
+    with threadpool_limits(1):
+        yield
 
 
 def _assert_same_fit(a, b, rtol=RTOL):
