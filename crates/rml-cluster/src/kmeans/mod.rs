@@ -29,6 +29,7 @@
 //! the building blocks MiniBatchKMeans and BisectingKMeans use.
 
 pub mod elkan;
+mod fused;
 pub mod init;
 pub mod lloyd;
 pub mod params;
@@ -199,6 +200,43 @@ struct CenterPack<F> {
     transposed: Vec<F>,
     k: usize,
     d: usize,
+    #[cfg(target_arch = "x86_64")]
+    fused64: Option<fused::Packed<f64>>,
+    #[cfg(target_arch = "x86_64")]
+    fused32: Option<fused::Packed<f32>>,
+}
+
+/// View a `&[F]` as `&[T]` when `F` is `T` (f32/f64 dispatch without a trait change).
+fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>() {
+        // SAFETY: F and T are the same type.
+        Some(unsafe { std::slice::from_raw_parts(s.as_ptr() as *const T, s.len()) })
+    } else {
+        None
+    }
+}
+
+impl<F: Float> CenterPack<F> {
+    /// Labels of `rows` rows starting at `xs` with the fused AVX2 kernel; false if it is not
+    /// available for this dtype/CPU/shape (the caller then uses the GEMM path).
+    #[inline]
+    fn fused_assign(&self, xs: &[F], labels: &mut [i32]) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if let (Some(p), Some(x)) = (self.fused64.as_ref(), cast_slice::<F, f64>(xs)) {
+                // SAFETY: fused64 is only built when AVX2 and FMA were detected.
+                unsafe { fused::k64::assign(x, p, labels) };
+                return true;
+            }
+            if let (Some(p), Some(x)) = (self.fused32.as_ref(), cast_slice::<F, f32>(xs)) {
+                // SAFETY: as above.
+                unsafe { fused::k32::assign(x, p, labels) };
+                return true;
+            }
+        }
+        let _ = (xs, labels);
+        false
+    }
 }
 
 impl<F: Float> CenterPack<F> {
@@ -216,6 +254,21 @@ impl<F: Float> CenterPack<F> {
         } else {
             Vec::new()
         };
+        #[cfg(target_arch = "x86_64")]
+        {
+            let use_fused = d > SMALL_D && k < (1 << 24) && fused::available();
+            let cs = centers.as_slice();
+            let fused64 = match (use_fused, cs.and_then(cast_slice::<F, f64>), cast_slice::<F, f64>(&norms)) {
+                (true, Some(c), Some(nm)) => Some(fused::k64::pack(c, nm, k, d)),
+                _ => None,
+            };
+            let fused32 = match (use_fused, cs.and_then(cast_slice::<F, f32>), cast_slice::<F, f32>(&norms)) {
+                (true, Some(c), Some(nm)) => Some(fused::k32::pack(c, nm, k, d)),
+                _ => None,
+            };
+            Self { norms, transposed, k, d, fused64, fused32 }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
         Self { norms, transposed, k, d }
     }
 }
@@ -351,10 +404,17 @@ pub fn lloyd_pass<F: Float>(
             while off < rows {
                 let m = chunk.min(rows - off);
                 let r0 = start + off;
-                let xc = xv.slice(ndarray::s![r0..r0 + m, ..]);
-                chunk_scores(xc, &cv, &pack, &mut dist);
+                let fused = pack.fused_assign(&xs[r0 * d..(r0 + m) * d], &mut lab[off..off + m]);
+                if !fused {
+                    let xc = xv.slice(ndarray::s![r0..r0 + m, ..]);
+                    chunk_scores(xc, &cv, &pack, &mut dist);
+                }
                 for i in 0..m {
-                    let label = argmin_first(&dist[i * k..(i + 1) * k]);
+                    let label = if fused {
+                        lab[off + i] as usize
+                    } else {
+                        argmin_first(&dist[i * k..(i + 1) * k])
+                    };
                     lab[off + i] = label as i32;
                     let row = &xs[(r0 + i) * d..(r0 + i + 1) * d];
                     let w = sw[r0 + i];

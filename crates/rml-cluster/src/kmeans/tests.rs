@@ -36,14 +36,19 @@ fn naive_labels(x: &Array2<f64>, c: &Array2<f64>) -> (Vec<i32>, f64) {
 #[test]
 fn assign_labels_matches_naive_small_and_large_d() {
     let cancel = Cancel::new();
-    for &d in &[1usize, 2, 5, 8, 9, 33] {
-        let x = data(1000, d, d as u64);
-        let c = data(7, d, 99);
-        let w = Array1::<f64>::ones(1000);
+    for &(d, k) in &[(1usize, 7usize), (2, 7), (5, 7), (8, 7), (9, 7), (33, 7), (33, 8), (17, 21), (64, 64)] {
+        let x = data(1003, d, d as u64);
+        let c = data(k, d, 99);
+        let w = Array1::<f64>::ones(1003);
         let (labels, inertia) = assign_labels(x.view(), w.view(), c.view(), &cancel).unwrap();
         let (nl, ni) = naive_labels(&x, &c);
         assert_eq!(labels, nl, "d={d}");
         assert!((inertia - ni).abs() <= 1e-9 * ni, "d={d}");
+        let x32 = x.mapv(|v| v as f32);
+        let c32 = c.mapv(|v| v as f32);
+        let (l32, _) = assign_labels(x32.view(), Array1::<f32>::ones(1003).view(), c32.view(), &cancel).unwrap();
+        let agree = l32.iter().zip(&nl).filter(|(a, b)| a == b).count();
+        assert!(agree >= 1000, "d={d}: float32 labels agree on {agree} of 1003 rows");
     }
 }
 
