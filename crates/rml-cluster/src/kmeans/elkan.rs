@@ -103,6 +103,7 @@ fn elkan_pass<F: Float>(
     next: &[F],
     b: &mut Bounds<F>,
     update: bool,
+    shift: Option<&[F]>,
     cancel: &Cancel,
 ) -> RmlResult<Option<CenterSums>> {
     let hs = half.as_slice().expect("standard layout");
@@ -123,6 +124,17 @@ fn elkan_pass<F: Float>(
                 let i = start + r;
                 let x = &xs[i * d..(i + 1) * d];
                 let low = &mut lower[r * k..(r + 1) * k];
+                if let Some(sh) = shift {
+                    // scikit-learn's bound update after the previous M-step, applied here
+                    // row by row (same operations, one pass over the bounds fewer).
+                    upper[r] = upper[r] + sh[labels[r] as usize];
+                    for (lj, &sj) in low.iter_mut().zip(sh) {
+                        *lj = *lj - sj;
+                        if *lj < F::zero() {
+                            *lj = F::zero();
+                        }
+                    }
+                }
                 let mut ub = upper[r];
                 let mut tight = false;
                 let mut label = labels[r] as usize;
@@ -194,6 +206,8 @@ pub fn kmeans_single_elkan<F: Float>(
     let mut strict = false;
     let mut log = Vec::new();
     let mut it = 0;
+    // Centre shifts of the last M-step, applied to the bounds at the start of the next pass.
+    let mut pending: Option<Vec<F>> = None;
     for i in 0..max_iter {
         it = i;
         cancel.check()?;
@@ -207,28 +221,13 @@ pub fn kmeans_single_elkan<F: Float>(
             &next,
             &mut b,
             true,
+            pending.as_deref(),
             cancel,
         )?
         .expect("update pass returns sums");
         let (centers_new, _w, shift) =
             finish_centers(x.view(), sample_weight, centers.view(), &b.labels, sums)?;
-        // Bounds follow the centres.
-        {
-            let shift = &shift;
-            b.upper
-                .par_iter_mut()
-                .zip(b.labels.par_iter())
-                .zip(b.lower.par_chunks_mut(k))
-                .for_each(|((up, &l), low)| {
-                    *up = *up + shift[l as usize];
-                    for (lj, &sj) in low.iter_mut().zip(shift.iter()) {
-                        *lj = *lj - sj;
-                        if *lj < F::zero() {
-                            *lj = F::zero();
-                        }
-                    }
-                });
-        }
+        pending = Some(shift.clone());
         let (h, nx) = center_half_distances(centers_new.view());
         half = h;
         next = nx;
@@ -270,6 +269,7 @@ pub fn kmeans_single_elkan<F: Float>(
             &next,
             &mut b,
             false,
+            pending.as_deref(),
             cancel,
         )?;
     }
