@@ -5,7 +5,7 @@ Run: ``.venv/bin/python benchmarks/bench_kmeans.py [--quick]`` after ``make buil
 
 Cases (issue 3):
 1. KMeans n=1,000,000, d=32, k=64, n_init=1, explicit init, a fixed number of iterations
-   (tol=0; ``--quick`` and the default use fewer than 100 to stay within minutes): time per
+   (tol=0; 10 iterations by default, 5 with ``--quick``, to stay within minutes): time per
    Lloyd/Elkan iteration, float64 and float32, and the share of the GEMM roofline the
    assignment step reaches (``2 n k d`` FLOP per iteration over numpy matmul's GFLOP/s);
    also n=200,000, d=2, k=8.
@@ -135,8 +135,8 @@ def run(quick=False):
     """Run every case; return ``(kmeans_rows, bisect_rows, roofline)``."""
     peak = roofline()
     n_big = 200_000 if quick else 1_000_000
-    iters = 5 if quick else 20
-    repeats = 1 if quick else 3
+    iters = 5 if quick else 10
+    repeats = 1 if quick else 2
     rows = []
     for dtype in (np.float64, np.float32):
         X = _blobs(n_big, 32, 64, 0, dtype)
@@ -145,12 +145,12 @@ def run(quick=False):
         del X
     X = _blobs(200_000, 2, 8, 2, np.float64)
     for algorithm in ("lloyd", "elkan"):
-        rows.append(_kmeans_case(X, 8, algorithm, 20 if quick else 50, repeats, peak))
+        rows.append(_kmeans_case(X, 8, algorithm, 20 if quick else 30, repeats, peak))
     # Well-separated clusters: where Elkan's bounds should prune (tol=0 still runs to
     # strict convergence, so both report time per iteration of the same run).
     X = _blobs(200_000, 2, 8, 4, np.float64, std=0.2)
     for algorithm in ("lloyd", "elkan"):
-        rows.append(_kmeans_case(X, 8, algorithm, 20 if quick else 50, repeats, peak, " separated"))
+        rows.append(_kmeans_case(X, 8, algorithm, 20 if quick else 30, repeats, peak, " separated"))
     X = _blobs(200_000, 32, 16, 3, np.float64)
     brows = [_bisect_case(X, 16, repeats)]
     return rows, brows, peak
