@@ -276,3 +276,38 @@ def test_pickle_and_mixed_dtype_predict():
         np.testing.assert_array_equal(p.predict(X), est.predict(X))
         np.testing.assert_array_equal(copy.deepcopy(est).predict(X), est.predict(X))
         np.testing.assert_array_equal(est.predict(X.astype(np.float32)), est.predict(X))
+
+
+def test_concurrent_predict_and_pipeline_search():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sklearn.model_selection import GridSearchCV
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X = DATASETS["blobs"]
+    km = KMeans(5, random_state=0).fit(X)
+    expected = km.predict(X)
+    with ThreadPoolExecutor(8) as ex:
+        outs = list(ex.map(lambda _: km.predict(X), range(8)))
+    for o in outs:
+        np.testing.assert_array_equal(o, expected)
+    pipe = make_pipeline(StandardScaler(), KMeans(random_state=0))
+    gs = GridSearchCV(pipe, {"kmeans__n_clusters": [2, 5]}, cv=2).fit(X)
+    ref = GridSearchCV(make_pipeline(StandardScaler(), skc.KMeans(random_state=0)), {"kmeans__n_clusters": [2, 5]}, cv=2).fit(X)
+    assert gs.best_params_ == ref.best_params_
+    np.testing.assert_allclose(gs.cv_results_["mean_test_score"], ref.cv_results_["mean_test_score"], rtol=1e-9)
+
+
+def test_extreme_values_do_not_crash():
+    X = np.array([[1e308, -1e308], [1e308, 1e308], [-1e308, 0.0], [0.0, 1e-308]])
+    for est in [KMeans(2, random_state=0, n_init=1), KMeans(2, algorithm="elkan", random_state=0, n_init=1), BisectingKMeans(2, random_state=0)]:
+        try:
+            est.fit(X)
+        except ValueError:
+            pass  # scikit-learn may reject the overflowing variance as well; never a panic
+        else:
+            assert est.labels_.shape == (4,)
+    Xs = np.array([[0.0, 0.0]] * 6)  # all identical: one distinct point
+    with pytest.warns(Warning, match="Number of distinct clusters"):
+        assert KMeans(3, random_state=0, n_init=1).fit(Xs).labels_.shape == (6,)
