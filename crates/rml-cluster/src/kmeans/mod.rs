@@ -9,6 +9,9 @@
 //!   [`CHUNK_ROWS`]: the chunk's `(rows × k)` block is initialised with `||c||²` and updated
 //!   with one GEMM `-2 X Cᵀ + 1·D` (ndarray's `matrixmultiply` backend), then each row takes
 //!   the first minimum (strict `<`, so ties go to the smaller centre index, as scikit-learn).
+//!   On x86-64 CPUs with AVX2+FMA (detected at run time) and `d > SMALL_D`, a fused
+//!   micro-kernel (`fused.rs`) computes the same scores in registers, 4 rows × 8/16 centres
+//!   at a time, and keeps a per-lane first minimum, so the score block never reaches memory.
 //!   For small `d` ([`SMALL_D`]) a direct loop replaces the GEMM (memory bound, not FLOP bound).
 //! * **centre update**: weighted sums `Σ w x` and `Σ w` per centre, accumulated in `f64`
 //!   (also for float32 input; scikit-learn accumulates in the input dtype), empty clusters
