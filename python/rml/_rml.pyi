@@ -159,3 +159,36 @@ class cluster:
         x: "F[n, d]", labels: "int64[n]", n_clusters: int, n_jobs: int | None,
     ) -> "tuple[int64[k], float64[k, d], float64[k], float64[k]]": ...
         # (counts, per-cluster row sums, sum ||x - c||^2, sum ||x - c||), c = sums / counts
+# rml._rml.cluster — K-means family   (crates/rml-py/src/cluster/kmeans.rs, kernels in
+# crates/rml-cluster/src/kmeans/)
+#
+# F is X's dtype (float32 or float64); every other float array of a call must have it too.
+# Labels are int32 (scikit-learn's labels_ dtype). Nearest-centre ties go to the smaller
+# centre index. Results are bit-identical for every n_jobs (fixed-order block reductions).
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    @staticmethod
+    def kmeans_single(
+        X: "F[n, d]", sample_weight: "F[n]", centers_init: "F[k, d]", max_iter: int,
+        tol: float, algorithm: str, verbose: bool, n_jobs: int | None = None,
+    ) -> "tuple[F[k, d], int32[n], float, int, list[str]]": ...
+        # One Lloyd ("lloyd") or Elkan ("elkan") run; tol is absolute (already scaled by the
+        # data variance). Returns (centers, labels, inertia, n_iter, verbose_log_lines).
+    @staticmethod
+    def kmeans_labels_inertia(
+        X: "F[n, d]", sample_weight: "F[n]", centers: "F[k, d]", n_jobs: int | None = None,
+    ) -> "tuple[int32[n], float]": ...
+    @staticmethod
+    def kmeans_inertia(
+        X: "F[n, d]", sample_weight: "F[n]", centers: "F[k, d]", labels: "int32[n]",
+        single_label: int | None = None, n_jobs: int | None = None,
+    ) -> float: ...
+    @staticmethod
+    def kmeans_transform(X: "F[n, d]", centers: "F[k, d]", n_jobs: int | None = None) -> "F[n, k]": ...
+    @staticmethod
+    def kmeanspp_candidates(
+        X: "F[n, d]", x_squared_norms: "F[n]", candidate_ids: "int64[t]",
+        closest_dist_sq: "F[n] | None", sample_weight: "F[n]", n_jobs: int | None = None,
+    ) -> "tuple[F[t, n], float64[t]]": ...
+        # min(closest_dist_sq, squared distances of the candidate rows to every row) and the
+        # weighted potential of each candidate (one greedy k-means++ step).

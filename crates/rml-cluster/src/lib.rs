@@ -2,4 +2,5 @@
 
 pub mod affinity;
 pub mod birch;
+pub mod kmeans;
 pub mod metrics;
