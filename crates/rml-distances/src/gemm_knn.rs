@@ -21,7 +21,7 @@ use crate::brute::{
     contiguous, direct_kneighbors, direct_radius_neighbors, emit_row, finish_knn, finish_radius,
     RadiusChunk,
 };
-use crate::exact::{key_to_dist, sq_l2};
+use crate::exact::{key_to_dist, sq_l2, with_simd};
 use crate::topk::TopK;
 use crate::{KnnResult, Metric, RadiusResult};
 use ndarray::ArrayView2;
@@ -30,14 +30,15 @@ use rml_core::size::{try_zeroed_vec, DEFAULT_WORKING_MEMORY_BYTES};
 use rml_core::{Cancel, Float, RmlResult};
 use std::borrow::Cow;
 
-/// Query rows per task (one GEMM's `m`), at most.
-const QB: usize = 128;
+/// Query rows per task (one GEMM's `m`), at most; a multiple of the GEMM microkernel's
+/// 6-wide column block (the GEMM runs transposed: queries are its columns).
+const QB: usize = 132;
 /// Query rows per task, at least (fewer queries than tasks x this run on fewer threads).
 const QB_MIN: usize = 8;
 
 /// Query rows per task: `QB`, or smaller so that every thread gets a few tasks.
 fn query_block(m: usize) -> usize {
-    m.div_ceil(4 * rayon::current_num_threads()).clamp(QB_MIN, QB)
+    (m.div_ceil(4 * rayon::current_num_threads()).div_ceil(6) * 6).clamp(QB_MIN, QB)
 }
 /// Training rows per tile (one GEMM's `n`); the tile `QB x TB` stays in L2.
 const TB: usize = 1024;
@@ -75,7 +76,10 @@ fn safe_norm_limit<F: Float>() -> f64 {
     F::max_value().as_f64() / 64.0
 }
 
-fn prepare<'a, F: Float>(x: &'a ArrayView2<'a, F>, fit_x: &'a ArrayView2<'a, F>) -> Option<Prepared<'a, F>> {
+fn prepare<'a, F: Float>(
+    x: &'a ArrayView2<'a, F>,
+    fit_x: &'a ArrayView2<'a, F>,
+) -> Option<Prepared<'a, F>> {
     let (d, n) = (fit_x.ncols(), fit_x.nrows());
     let xs = contiguous(x);
     let ys = contiguous(fit_x);
@@ -112,10 +116,13 @@ fn prepare<'a, F: Float>(x: &'a ArrayView2<'a, F>, fit_x: &'a ArrayView2<'a, F>)
         });
         (mu, Cow::Owned(yc))
     } else {
-        (vec![F::zero(); d], match &ys {
-            Cow::Borrowed(s) => Cow::Borrowed(*s),
-            Cow::Owned(v) => Cow::Owned(v.clone()),
-        })
+        (
+            vec![F::zero(); d],
+            match &ys {
+                Cow::Borrowed(s) => Cow::Borrowed(*s),
+                Cow::Owned(v) => Cow::Owned(v.clone()),
+            },
+        )
     };
     let yn64: Vec<f64> = yc.par_chunks(d).map(sq_norm).collect();
     let limit = safe_norm_limit::<F>();
@@ -123,13 +130,30 @@ fn prepare<'a, F: Float>(x: &'a ArrayView2<'a, F>, fit_x: &'a ArrayView2<'a, F>)
         return None;
     }
     let yn: Vec<F> = yn64.iter().map(|&v| F::from_f64(v)).collect();
-    let yn_block_max = yn64.chunks(TB).map(|c| c.iter().copied().fold(0.0, f64::max)).collect();
-    Some(Prepared { d, n, xs, ys, mu, yc, yn, yn_block_max })
+    let yn_block_max = yn64
+        .chunks(TB)
+        .map(|c| c.iter().copied().fold(0.0, f64::max))
+        .collect();
+    Some(Prepared {
+        d,
+        n,
+        xs,
+        ys,
+        mu,
+        yc,
+        yn,
+        yn_block_max,
+    })
 }
 
 /// Centre a chunk of query rows into `buf`, returning their centred squared norms, or `None`
 /// when a norm is beyond the safe limit (the caller then uses exact keys only).
-fn centre_queries<F: Float>(p: &Prepared<F>, rows: &[F], buf: &mut Vec<F>, norms: &mut Vec<f64>) -> bool {
+fn centre_queries<F: Float>(
+    p: &Prepared<F>,
+    rows: &[F],
+    buf: &mut Vec<F>,
+    norms: &mut Vec<f64>,
+) -> bool {
     buf.clear();
     buf.extend_from_slice(rows);
     norms.clear();
@@ -211,8 +235,11 @@ pub(crate) fn kneighbors<F: Float>(
         None => return direct_kneighbors(x, fit_x, k, metric, return_distance, cancel),
     };
     let mut ind = try_zeroed_vec::<i64>(m, k, "kneighbors indices")?;
-    let mut dist =
-        if return_distance { try_zeroed_vec::<F>(m, k, "kneighbors distances")? } else { Vec::new() };
+    let mut dist = if return_distance {
+        try_zeroed_vec::<F>(m, k, "kneighbors distances")?
+    } else {
+        Vec::new()
+    };
 
     let qb = query_block(m);
     let work = |c: usize, ind_c: &mut [i64], mut dist_c: Option<&mut [F]>| -> RmlResult<()> {
@@ -231,24 +258,26 @@ pub(crate) fn kneighbors<F: Float>(
                 tile_gemm(mq, nb, d, &xq, &p.yc[c0 * d..(c0 + nb) * d], &mut tile);
             }
             let ynb = &p.yn[c0..c0 + nb];
-            for (i, top) in tops.iter_mut().enumerate() {
-                let a = &xrows[i * d..(i + 1) * d];
-                if !safe {
-                    for j in 0..nb {
+            with_simd(|| {
+                for (i, top) in tops.iter_mut().enumerate() {
+                    let a = &xrows[i * d..(i + 1) * d];
+                    if !safe {
+                        for j in 0..nb {
+                            let key = sq_l2(a, &p.ys[(c0 + j) * d..(c0 + j + 1) * d]);
+                            top.push(key, (c0 + j) as i64);
+                        }
+                        continue;
+                    }
+                    let crow = &tile[i * TB..i * TB + nb];
+                    let (xni, ynmax) = (xn[i], p.yn_block_max[b]);
+                    let mut t: F = filter_bound(top.threshold(), xni, ynmax, d);
+                    scan_block(crow, ynb, &mut t, |j| {
                         let key = sq_l2(a, &p.ys[(c0 + j) * d..(c0 + j + 1) * d]);
                         top.push(key, (c0 + j) as i64);
-                    }
-                    continue;
+                        filter_bound(top.threshold(), xni, ynmax, d)
+                    });
                 }
-                let crow = &tile[i * TB..i * TB + nb];
-                let (xni, ynmax) = (xn[i], p.yn_block_max[b]);
-                let mut t: F = filter_bound(top.threshold(), xni, ynmax, d);
-                scan_block(crow, ynb, &mut t, |j| {
-                    let key = sq_l2(a, &p.ys[(c0 + j) * d..(c0 + j + 1) * d]);
-                    top.push(key, (c0 + j) as i64);
-                    filter_bound(top.threshold(), xni, ynmax, d)
-                });
-            }
+            });
         }
         let mut sorted = Vec::with_capacity(k);
         for (i, top) in tops.iter_mut().enumerate() {
@@ -268,7 +297,9 @@ pub(crate) fn kneighbors<F: Float>(
             .enumerate()
             .try_for_each(|(c, (ic, dc))| work(c, ic, Some(dc)))?;
     } else {
-        ind.par_chunks_mut(qb * k).enumerate().try_for_each(|(c, ic)| work(c, ic, None))?;
+        ind.par_chunks_mut(qb * k)
+            .enumerate()
+            .try_for_each(|(c, ic)| work(c, ic, None))?;
     }
     Ok(finish_knn(m, k, ind, dist, return_distance))
 }
@@ -317,13 +348,27 @@ pub(crate) fn radius_neighbors<F: Float>(
     let (m, d, n) = (x.nrows(), x.ncols(), fit_x.nrows());
     let euclid = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
     if !euclid || d == 0 || n < MIN_FIT_ROWS || m == 0 {
-        return direct_radius_neighbors(x, fit_x, radius, metric, return_distance, sort_results, cancel);
+        return direct_radius_neighbors(
+            x,
+            fit_x,
+            radius,
+            metric,
+            return_distance,
+            sort_results,
+            cancel,
+        );
     }
     let p = match prepare(&x, &fit_x) {
         Some(p) => p,
         None => {
             return direct_radius_neighbors(
-                x, fit_x, radius, metric, return_distance, sort_results, cancel,
+                x,
+                fit_x,
+                radius,
+                metric,
+                return_distance,
+                sort_results,
+                cancel,
             )
         }
     };
@@ -348,27 +393,33 @@ pub(crate) fn radius_neighbors<F: Float>(
                     tile_gemm(mq, nb, d, &xq, &p.yc[c0 * d..(c0 + nb) * d], &mut tile);
                 }
                 let ynb = &p.yn[c0..c0 + nb];
-                for (i, row) in rows.iter_mut().enumerate() {
-                    let a = &xrows[i * d..(i + 1) * d];
-                    let mut consider = |j: usize| {
-                        let key = sq_l2(a, &p.ys[(c0 + j) * d..(c0 + j + 1) * d]);
-                        if key <= rkey {
-                            row.push((key, (c0 + j) as i64));
+                with_simd(|| {
+                    for (i, row) in rows.iter_mut().enumerate() {
+                        let a = &xrows[i * d..(i + 1) * d];
+                        let mut consider = |j: usize| {
+                            let key = sq_l2(a, &p.ys[(c0 + j) * d..(c0 + j + 1) * d]);
+                            if key <= rkey {
+                                row.push((key, (c0 + j) as i64));
+                            }
+                        };
+                        if !safe || !(rkey < f64::INFINITY) {
+                            (0..nb).for_each(&mut consider);
+                            continue;
                         }
-                    };
-                    if !safe || !(rkey < f64::INFINITY) {
-                        (0..nb).for_each(&mut consider);
-                        continue;
+                        let mut t: F = filter_bound(rkey, xn[i], p.yn_block_max[b], d);
+                        let t0 = t;
+                        scan_block(&tile[i * TB..i * TB + nb], ynb, &mut t, |j| {
+                            consider(j);
+                            t0
+                        });
                     }
-                    let mut t: F = filter_bound(rkey, xn[i], p.yn_block_max[b], d);
-                    let t0 = t;
-                    scan_block(&tile[i * TB..i * TB + nb], ynb, &mut t, |j| {
-                        consider(j);
-                        t0
-                    });
-                }
+                });
             }
-            let mut out = RadiusChunk { dist: Vec::new(), ind: Vec::new(), counts: Vec::new() };
+            let mut out = RadiusChunk {
+                dist: Vec::new(),
+                ind: Vec::new(),
+                counts: Vec::new(),
+            };
             for mut row in rows {
                 emit_row(metric, &mut row, sort_results, return_distance, &mut out);
             }
