@@ -71,21 +71,40 @@ def machine_info():
     return info
 
 
-def peak_rss_subprocess(code, timeout=900):
+def peak_rss_subprocess(code, timeout=1800):
     """Run ``code`` (a Python snippet) in a fresh interpreter and return the dict it prints
-    as its last stdout line (JSON). The snippet may call ``_mark()`` (predefined) to record
-    the peak RSS so far under a name; the final peak is reported as ``"peak_mib"``. Peak RSS
-    is ``ru_maxrss`` (the high-water mark of resident memory, which is what an out-of-memory
-    kill cares about)."""
+    as its last stdout line (JSON).
+
+    The snippet may call ``_reset_peak()`` (resets the kernel's resident-memory high-water
+    mark, Linux >= 4.0) and ``_mark(name)``, which records ``name + "_rss"`` (current resident
+    MiB) and ``name + "_peak"`` (high-water mark MiB since the last reset: ``VmHWM``, or
+    ``ru_maxrss`` where /proc is unavailable). The final high-water mark is ``"peak_mib"``.
+    """
     prelude = (
         "import resource, json, sys\n"
         "_marks = {}\n"
-        "def _peak_mib():\n"
-        "    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0\n"
+        "def _status():\n"
+        "    try:\n"
+        "        vals = {}\n"
+        "        with open('/proc/self/status') as f:\n"
+        "            for line in f:\n"
+        "                if line.startswith(('VmRSS:', 'VmHWM:')):\n"
+        "                    k, v = line.split(':', 1)\n"
+        "                    vals[k] = int(v.split()[0]) / 1024.0\n"
+        "        return vals['VmRSS'], vals['VmHWM']\n"
+        "    except (OSError, KeyError, ValueError):\n"
+        "        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0\n"
+        "        return peak, peak\n"
+        "def _reset_peak():\n"
+        "    try:\n"
+        "        with open('/proc/self/clear_refs', 'w') as f:\n"
+        "            f.write('5')\n"
+        "    except OSError:\n"
+        "        pass\n"
         "def _mark(name):\n"
-        "    _marks[name] = _peak_mib()\n"
+        "    _marks[name + '_rss'], _marks[name + '_peak'] = _status()\n"
     )
-    epilogue = "\n_marks['peak_mib'] = _peak_mib()\nprint(json.dumps(_marks))\n"
+    epilogue = "\n_marks['peak_mib'] = _status()[1]\nprint(json.dumps(_marks))\n"
     out = subprocess.run(
         [sys.executable, "-c", prelude + code + epilogue],
         capture_output=True,

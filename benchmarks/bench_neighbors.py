@@ -9,7 +9,8 @@ Cases (issue 2):
   4. peak memory of predicting 1,000,000 queries against 100,000 points, d=32, in a fresh
      subprocess, against inputs + the working-memory budget (1 GiB, scikit-learn's default).
 
-Usage:  python benchmarks/bench_neighbors.py [--quick] [--repeats N] [--out PATH]
+Usage:  python benchmarks/bench_neighbors.py [--quick] [--repeats N] [--dims D ...]
+                                             [--no-memory] [--memory-sklearn] [--out PATH]
 Prints a table and writes JSON (default benchmarks/results/neighbors.json).
 """
 
@@ -117,7 +118,7 @@ def make_data(n_train, n_query, d, dtype, seed=0):
 
 
 # ---------------------------------------------------------------------------------------------
-def bench_brute(sizes, roof, repeats, peers):
+def bench_brute(sizes, roof, repeats, peers, warmup=1):
     rows = []
     n_train, n_query = sizes["n_train"], sizes["n_query"]
     for d in sizes["dims"]:
@@ -125,8 +126,8 @@ def bench_brute(sizes, roof, repeats, peers):
             name = np.dtype(dtype).name
             X, y, Q = make_data(n_train, n_query, d, dtype)
             flops = 2.0 * n_train * n_query * d
-            t_rml, _, p_rml = timeit(lambda: rml_brute_predict(X, y, Q), repeats)
-            t_skl, _, p_skl = timeit(lambda: sklearn_predict(X, y, Q, "brute"), repeats)
+            t_rml, _, p_rml = timeit(lambda: rml_brute_predict(X, y, Q), repeats, warmup)
+            t_skl, _, p_skl = timeit(lambda: sklearn_predict(X, y, Q, "brute"), repeats, warmup)
             row = {
                 "case": "brute",
                 "dtype": name,
@@ -140,19 +141,19 @@ def bench_brute(sizes, roof, repeats, peers):
                 "agree": float(np.mean(p_rml == p_skl)),
             }
             if "faiss" in peers:
-                row["faiss_s"], _, _ = timeit(lambda: peers["faiss"](X, y, Q), repeats)
+                row["faiss_s"], _, _ = timeit(lambda: peers["faiss"](X, y, Q), repeats, warmup)
             if "sklearnex" in peers:
-                row["sklearnex_s"], _, _ = timeit(lambda: peers["sklearnex"](X, y, Q), repeats)
+                row["sklearnex_s"], _, _ = timeit(lambda: peers["sklearnex"](X, y, Q), repeats, warmup)
             rows.append(row)
             print(format_table([row], list(row)), flush=True)
     return rows
 
 
-def bench_auto(sizes, repeats, peers):
+def bench_auto(sizes, repeats, peers, warmup=1):
     d = 8
     X, y, Q = make_data(sizes["n_train"], sizes["n_query"], d, np.float64, seed=1)
-    t_rml, _, p_rml = timeit(lambda: rml_auto_predict(X, y, Q), repeats)
-    t_skl, _, p_skl = timeit(lambda: sklearn_predict(X, y, Q, "auto"), repeats)
+    t_rml, _, p_rml = timeit(lambda: rml_auto_predict(X, y, Q), repeats, warmup)
+    t_skl, _, p_skl = timeit(lambda: sklearn_predict(X, y, Q, "auto"), repeats, warmup)
     row = {
         "case": "auto (rml=brute until KD-tree lands)" if RML_AUTO_IS_BRUTE else "auto",
         "dtype": "float64",
@@ -163,7 +164,7 @@ def bench_auto(sizes, repeats, peers):
         "agree": float(np.mean(p_rml == p_skl)),
     }
     if "sklearnex" in peers:
-        row["sklearnex_s"], _, _ = timeit(lambda: peers["sklearnex"](X, y, Q, "auto"), repeats)
+        row["sklearnex_s"], _, _ = timeit(lambda: peers["sklearnex"](X, y, Q, "auto"), repeats, warmup)
     print(format_table([row], list(row)), flush=True)
     return [row]
 
@@ -178,6 +179,7 @@ rng = np.random.default_rng(0)
 X = rng.standard_normal(({n_train}, {d}))
 Q = rng.standard_normal(({n_query}, {d}))
 y = rng.integers(0, B.N_CLASSES, {n_train})
+_reset_peak()
 _mark("inputs")
 pred = {call}
 _mark("after")
@@ -198,13 +200,13 @@ def bench_memory(sizes, with_sklearn):
             bench_dir=bench_dir, imports=imports, n_train=n_train, n_query=n_query, d=d, call=call
         )
         marks = peak_rss_subprocess(code)
-        extra = marks["peak_mib"] - marks["inputs"]
+        extra = marks["after_peak"] - marks["inputs_rss"]
         row = {
             "case": f"memory {n_query}x{n_train} d={d}",
             "lib": lib,
             "inputs_MiB": input_mib,
-            "rss_at_inputs_MiB": marks["inputs"],
-            "peak_MiB": marks["peak_mib"],
+            "rss_at_inputs_MiB": marks["inputs_rss"],
+            "peak_MiB": marks["after_peak"],
             "extra_MiB": extra,
             "budget_MiB": WORKING_MEMORY_MIB + output_mib,
             "within_budget": bool(extra <= WORKING_MEMORY_MIB + output_mib),
@@ -218,7 +220,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="small sizes for a smoke run")
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case (median)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs before timing each case")
+    ap.add_argument("--dims", type=int, nargs="+", default=None, help="feature counts of case 1")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory case")
+    ap.add_argument(
+        "--memory-sklearn",
+        action="store_true",
+        help="also measure scikit-learn's peak memory in case 4 (slow: minutes at full size)",
+    )
     ap.add_argument(
         "--out",
         default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "neighbors.json"),
@@ -230,6 +239,8 @@ def main(argv=None):
     else:
         sizes = dict(n_train=100_000, n_query=10_000, dims=(8, 32, 128), mem_n_train=100_000, mem_n_query=1_000_000)
         repeats = args.repeats or 3
+    if args.dims:
+        sizes["dims"] = tuple(args.dims)
 
     import sklearn
 
@@ -247,11 +258,11 @@ def main(argv=None):
     peers = _optional_peers()
     print("optional peers:", sorted(peers) or "none installed (faiss-cpu, scikit-learn-intelex)")
 
-    results = {"machine": info, "roofline_gflops": roof, "sizes": sizes, "repeats": repeats}
-    results["brute"] = bench_brute(sizes, roof, repeats, peers)
-    results["auto"] = bench_auto(sizes, repeats, peers)
+    results = {"machine": info, "roofline_gflops": roof, "sizes": sizes, "repeats": repeats, "warmup": args.warmup}
+    results["brute"] = bench_brute(sizes, roof, repeats, peers, args.warmup)
+    results["auto"] = bench_auto(sizes, repeats, peers, args.warmup)
     if not args.no_memory:
-        results["memory"] = bench_memory(sizes, with_sklearn=True)
+        results["memory"] = bench_memory(sizes, with_sklearn=args.memory_sklearn)
 
     print()
     print(f"GEMM roofline: float64 {roof['float64']:.1f} GFLOP/s, float32 {roof['float32']:.1f} GFLOP/s")
