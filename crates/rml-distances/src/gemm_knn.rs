@@ -54,8 +54,8 @@ struct Prepared<'a, F: Float> {
     ys: Cow<'a, [F]>,
     /// Centring shift (training mean, rounded to F); zeros when not centring.
     mu: Vec<F>,
-    /// Centred training rows (or the originals when not centring).
-    yc: Cow<'a, [F]>,
+    /// Centred training rows (`None` when not centring: the filter then uses `ys`).
+    yc: Option<Vec<F>>,
     /// Centred squared norms, in F (used in the filter) and per-block maxima in f64.
     yn: Vec<F>,
     yn_block_max: Vec<f64>,
@@ -79,14 +79,15 @@ fn safe_norm_limit<F: Float>() -> f64 {
 fn prepare<'a, F: Float>(
     x: &'a ArrayView2<'a, F>,
     fit_x: &'a ArrayView2<'a, F>,
+    allow_centre: bool,
 ) -> Option<Prepared<'a, F>> {
     let (d, n) = (fit_x.ncols(), fit_x.nrows());
     let xs = contiguous(x);
     let ys = contiguous(fit_x);
     // Centre when the copy fits comfortably in the working-memory budget.
     let copy_bytes = n.checked_mul(d)?.checked_mul(std::mem::size_of::<F>())?;
-    let centre = copy_bytes <= DEFAULT_WORKING_MEMORY_BYTES / 2;
-    let (mu, yc): (Vec<F>, Cow<[F]>) = if centre {
+    let centre = allow_centre && copy_bytes <= DEFAULT_WORKING_MEMORY_BYTES / 2;
+    let (mu, yc): (Vec<F>, Option<Vec<F>>) = if centre {
         let sums = ys
             .par_chunks(d * 4096)
             .map(|blk| {
@@ -114,17 +115,16 @@ fn prepare<'a, F: Float>(
                 *v = *v - m;
             }
         });
-        (mu, Cow::Owned(yc))
+        (mu, Some(yc))
     } else {
-        (
-            vec![F::zero(); d],
-            match &ys {
-                Cow::Borrowed(s) => Cow::Borrowed(*s),
-                Cow::Owned(v) => Cow::Owned(v.clone()),
-            },
-        )
+        (vec![F::zero(); d], None)
     };
-    let yn64: Vec<f64> = yc.par_chunks(d).map(sq_norm).collect();
+    let yn64: Vec<f64> = yc
+        .as_deref()
+        .unwrap_or(&ys)
+        .par_chunks(d)
+        .map(sq_norm)
+        .collect();
     let limit = safe_norm_limit::<F>();
     if !yn64.iter().all(|&v| v <= limit) {
         return None;
@@ -144,6 +144,13 @@ fn prepare<'a, F: Float>(
         yn,
         yn_block_max,
     })
+}
+
+impl<F: Float> Prepared<'_, F> {
+    /// The training rows the GEMM filter sees (centred when centring).
+    fn filter_rows(&self) -> &[F] {
+        self.yc.as_deref().unwrap_or(&self.ys)
+    }
 }
 
 /// Centre a chunk of query rows into `buf`, returning their centred squared norms, or `None`
@@ -225,12 +232,25 @@ pub(crate) fn kneighbors<F: Float>(
     return_distance: bool,
     cancel: &Cancel,
 ) -> RmlResult<KnnResult<F>> {
+    kneighbors_with(x, fit_x, k, metric, return_distance, cancel, true)
+}
+
+/// [`kneighbors`] with centring optionally disabled (tests exercise both filter variants).
+pub(crate) fn kneighbors_with<F: Float>(
+    x: ArrayView2<F>,
+    fit_x: ArrayView2<F>,
+    k: usize,
+    metric: Metric,
+    return_distance: bool,
+    cancel: &Cancel,
+    allow_centre: bool,
+) -> RmlResult<KnnResult<F>> {
     let (m, d, n) = (x.nrows(), x.ncols(), fit_x.nrows());
     let euclid = matches!(metric, Metric::Euclidean | Metric::SqEuclidean);
     if !euclid || d == 0 || n < MIN_FIT_ROWS || m == 0 {
         return direct_kneighbors(x, fit_x, k, metric, return_distance, cancel);
     }
-    let p = match prepare(&x, &fit_x) {
+    let p = match prepare(&x, &fit_x, allow_centre) {
         Some(p) => p,
         None => return direct_kneighbors(x, fit_x, k, metric, return_distance, cancel),
     };
@@ -255,7 +275,14 @@ pub(crate) fn kneighbors<F: Float>(
             cancel.check()?;
             let nb = TB.min(p.n - c0);
             if safe {
-                tile_gemm(mq, nb, d, &xq, &p.yc[c0 * d..(c0 + nb) * d], &mut tile);
+                tile_gemm(
+                    mq,
+                    nb,
+                    d,
+                    &xq,
+                    &p.filter_rows()[c0 * d..(c0 + nb) * d],
+                    &mut tile,
+                );
             }
             let ynb = &p.yn[c0..c0 + nb];
             with_simd(|| {
@@ -358,7 +385,7 @@ pub(crate) fn radius_neighbors<F: Float>(
             cancel,
         );
     }
-    let p = match prepare(&x, &fit_x) {
+    let p = match prepare(&x, &fit_x, true) {
         Some(p) => p,
         None => {
             return direct_radius_neighbors(
@@ -390,7 +417,14 @@ pub(crate) fn radius_neighbors<F: Float>(
                 cancel.check()?;
                 let nb = TB.min(p.n - c0);
                 if safe {
-                    tile_gemm(mq, nb, d, &xq, &p.yc[c0 * d..(c0 + nb) * d], &mut tile);
+                    tile_gemm(
+                        mq,
+                        nb,
+                        d,
+                        &xq,
+                        &p.filter_rows()[c0 * d..(c0 + nb) * d],
+                        &mut tile,
+                    );
                 }
                 let ynb = &p.yn[c0..c0 + nb];
                 with_simd(|| {

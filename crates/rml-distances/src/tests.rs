@@ -503,3 +503,93 @@ fn precomputed_agrees_with_brute() {
     assert_eq!(ra.indices, rb.indices);
     assert_eq!(ra.offsets, rb.offsets);
 }
+
+#[test]
+fn gemm_filter_without_centring_is_exact() {
+    // The uncentred filter (used when a centred copy would exceed the memory budget) on data
+    // near and far from the origin: same answer as the direct kernel, float32 and float64.
+    let mut rng = Rng(31);
+    let c = Cancel::new();
+    for &(off, d) in &[(0.0, 32usize), (50.0, 16), (0.0, 3)] {
+        let x64: Array2<f64> = rng.matrix(70, d, off, 1.0);
+        let y64: Array2<f64> = rng.matrix(1500, d, off, 1.0);
+        let x32 = x64.mapv(|v| v as f32);
+        let y32 = y64.mapv(|v| v as f32);
+        for k in [1usize, 6] {
+            let a = crate::gemm_knn::kneighbors_with(
+                x64.view(),
+                y64.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+                false,
+            )
+            .unwrap();
+            let b = crate::brute::direct_kneighbors(
+                x64.view(),
+                y64.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+            )
+            .unwrap();
+            assert_eq!(a.indices, b.indices);
+            assert_eq!(a.distances, b.distances);
+            let a = crate::gemm_knn::kneighbors_with(
+                x32.view(),
+                y32.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+                false,
+            )
+            .unwrap();
+            let b = crate::brute::direct_kneighbors(
+                x32.view(),
+                y32.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+            )
+            .unwrap();
+            assert_eq!(a.indices, b.indices);
+            assert_eq!(a.distances, b.distances);
+        }
+    }
+}
+
+#[test]
+fn gemm_kernel_equals_direct_kernel_bitwise() {
+    // The filter only decides which exact keys to compute: results are bit-identical to the
+    // direct kernel's, including ties on grid data.
+    let mut rng = Rng(41);
+    let c = Cancel::new();
+    let y: Array2<f32> = rng.grid(2500, 24, 3);
+    let x: Array2<f32> = rng.grid(90, 24, 3);
+    let a = brute_kneighbors(x.view(), y.view(), 11, Metric::Euclidean, true, &c).unwrap();
+    let b = crate::brute::direct_kneighbors(x.view(), y.view(), 11, Metric::Euclidean, true, &c)
+        .unwrap();
+    assert_eq!(a.indices, b.indices);
+    assert_eq!(a.distances, b.distances);
+    let y: Array2<f64> = rng.matrix(2100, 40, 0.0, 1.0);
+    let x: Array2<f64> = rng.matrix(77, 40, 0.0, 1.0);
+    let a =
+        brute_radius_neighbors(x.view(), y.view(), 7.0, Metric::Euclidean, true, true, &c).unwrap();
+    let b = crate::brute::direct_radius_neighbors(
+        x.view(),
+        y.view(),
+        7.0,
+        Metric::Euclidean,
+        true,
+        true,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(a.indices, b.indices);
+    assert_eq!(a.offsets, b.offsets);
+    assert_eq!(a.distances, b.distances);
+}
