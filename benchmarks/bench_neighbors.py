@@ -222,6 +222,11 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=None, help="timed repeats per case (median)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs before timing each case")
     ap.add_argument("--dims", type=int, nargs="+", default=None, help="feature counts of case 1")
+    ap.add_argument(
+        "--cases", nargs="+", choices=("brute", "auto", "memory"), default=("brute", "auto", "memory"),
+        help="which cases to run (default: all)",
+    )
+    ap.add_argument("--memory-queries", type=int, default=None, help="queries of case 4 (default 1,000,000)")
     ap.add_argument("--no-memory", action="store_true", help="skip the peak-memory case")
     ap.add_argument(
         "--memory-sklearn",
@@ -241,6 +246,8 @@ def main(argv=None):
         repeats = args.repeats or 3
     if args.dims:
         sizes["dims"] = tuple(args.dims)
+    if args.memory_queries:
+        sizes["mem_n_query"] = args.memory_queries
 
     import sklearn
 
@@ -259,9 +266,9 @@ def main(argv=None):
     print("optional peers:", sorted(peers) or "none installed (faiss-cpu, scikit-learn-intelex)")
 
     results = {"machine": info, "roofline_gflops": roof, "sizes": sizes, "repeats": repeats, "warmup": args.warmup}
-    results["brute"] = bench_brute(sizes, roof, repeats, peers, args.warmup)
-    results["auto"] = bench_auto(sizes, repeats, peers, args.warmup)
-    if not args.no_memory:
+    results["brute"] = bench_brute(sizes, roof, repeats, peers, args.warmup) if "brute" in args.cases else []
+    results["auto"] = bench_auto(sizes, repeats, peers, args.warmup) if "auto" in args.cases else []
+    if not args.no_memory and "memory" in args.cases:
         results["memory"] = bench_memory(sizes, with_sklearn=args.memory_sklearn)
 
     print()
@@ -270,7 +277,8 @@ def main(argv=None):
     for extra in ("faiss_s", "sklearnex_s"):
         if any(extra in r for r in results["brute"] + results["auto"]):
             cols.append(extra)
-    print(format_table(results["brute"] + results["auto"], cols))
+    if results["brute"] + results["auto"]:
+        print(format_table(results["brute"] + results["auto"], cols))
     if "memory" in results:
         print()
         print(format_table(results["memory"], list(results["memory"][0])))
