@@ -7,7 +7,7 @@
 //! values are ever ranked or returned. So results are exact for float32 and float64 alike and
 //! identical for any thread count. Other metrics compute direct distances.
 
-use crate::exact::{exact_rdist, key_to_dist, row_norm};
+use crate::exact::{exact_rdist, key_to_dist, row_norm, with_simd};
 use crate::topk::TopK;
 use crate::{KnnResult, Metric, RadiusResult};
 use ndarray::{Array2, ArrayView2};
@@ -108,28 +108,30 @@ pub(crate) fn direct_kneighbors<F: Float>(
         let r0 = c * chunk;
         let rows = ind_c.len() / k;
         let mut dist_c = dist_c;
-        for r in 0..rows {
-            let i = r0 + r;
-            let a = &xs[i * d..(i + 1) * d];
-            let na = if xn.is_empty() { 0.0 } else { xn[i] };
-            top.clear();
-            for j in 0..n {
-                let b = &ys[j * d..(j + 1) * d];
-                let nb = if yn.is_empty() { 0.0 } else { yn[j] };
-                let key = exact_rdist(metric, a, b, na, nb);
-                // Cheap reject; the exact (key, index) comparison happens in push.
-                if key <= top.threshold() || !top.is_full() || key.is_nan() {
-                    top.push(key, j as i64);
+        with_simd(|| {
+            for r in 0..rows {
+                let i = r0 + r;
+                let a = &xs[i * d..(i + 1) * d];
+                let na = if xn.is_empty() { 0.0 } else { xn[i] };
+                top.clear();
+                for j in 0..n {
+                    let b = &ys[j * d..(j + 1) * d];
+                    let nb = if yn.is_empty() { 0.0 } else { yn[j] };
+                    let key = exact_rdist(metric, a, b, na, nb);
+                    // Cheap reject; the exact (key, index) comparison happens in push.
+                    if key <= top.threshold() || !top.is_full() || key.is_nan() {
+                        top.push(key, j as i64);
+                    }
+                }
+                top.drain_sorted(&mut sorted);
+                for (t, &(key, j)) in sorted.iter().enumerate() {
+                    ind_c[r * k + t] = j;
+                    if let Some(dc) = dist_c.as_deref_mut() {
+                        dc[r * k + t] = key_to_dist(metric, key);
+                    }
                 }
             }
-            top.drain_sorted(&mut sorted);
-            for (t, &(key, j)) in sorted.iter().enumerate() {
-                ind_c[r * k + t] = j;
-                if let Some(dc) = dist_c.as_deref_mut() {
-                    dc[r * k + t] = key_to_dist(metric, key);
-                }
-            }
-        }
+        });
         Ok(())
     };
     if m > 0 {
@@ -139,7 +141,9 @@ pub(crate) fn direct_kneighbors<F: Float>(
                 .enumerate()
                 .try_for_each(|(c, (ic, dc))| work((c, ic), Some(dc)))?;
         } else {
-            ind.par_chunks_mut(chunk * k).enumerate().try_for_each(|(c, ic)| work((c, ic), None))?;
+            ind.par_chunks_mut(chunk * k)
+                .enumerate()
+                .try_for_each(|(c, ic)| work((c, ic), None))?;
         }
     }
     Ok(finish_knn(m, k, ind, dist, return_distance))
@@ -174,8 +178,20 @@ pub fn brute_radius_neighbors<F: Float>(
     cancel: &Cancel,
 ) -> RmlResult<RadiusResult<F>> {
     check_shapes(&x, &fit_x)?;
-    ensure_param!(radius >= F::zero(), "radius must be a non-negative number, got {}", radius);
-    crate::gemm_knn::radius_neighbors(x, fit_x, radius, metric, return_distance, sort_results, cancel)
+    ensure_param!(
+        radius >= F::zero(),
+        "radius must be a non-negative number, got {}",
+        radius
+    );
+    crate::gemm_knn::radius_neighbors(
+        x,
+        fit_x,
+        radius,
+        metric,
+        return_distance,
+        sort_results,
+        cancel,
+    )
 }
 
 /// Per-chunk radius output, concatenated in chunk order at the end (deterministic).
@@ -214,7 +230,11 @@ pub(crate) fn finish_radius<F: Float>(
             offsets.push(acc);
         }
     }
-    Ok(RadiusResult { distances: dist, indices: ind, offsets })
+    Ok(RadiusResult {
+        distances: dist,
+        indices: ind,
+        offsets,
+    })
 }
 
 /// Sort one row's `(key, index)` pairs and emit them.
@@ -261,22 +281,28 @@ pub(crate) fn direct_radius_neighbors<F: Float>(
             cancel.check()?;
             let r0 = c * DIRECT_QUERY_CHUNK;
             let r1 = (r0 + DIRECT_QUERY_CHUNK).min(m);
-            let mut out = RadiusChunk { dist: Vec::new(), ind: Vec::new(), counts: Vec::new() };
+            let mut out = RadiusChunk {
+                dist: Vec::new(),
+                ind: Vec::new(),
+                counts: Vec::new(),
+            };
             let mut row = Vec::new();
-            for i in r0..r1 {
-                let a = &xs[i * d..(i + 1) * d];
-                let na = if xn.is_empty() { 0.0 } else { xn[i] };
-                row.clear();
-                for j in 0..n {
-                    let b = &ys[j * d..(j + 1) * d];
-                    let nb = if yn.is_empty() { 0.0 } else { yn[j] };
-                    let key = exact_rdist(metric, a, b, na, nb);
-                    if key <= rkey {
-                        row.push((key, j as i64));
+            with_simd(|| {
+                for i in r0..r1 {
+                    let a = &xs[i * d..(i + 1) * d];
+                    let na = if xn.is_empty() { 0.0 } else { xn[i] };
+                    row.clear();
+                    for j in 0..n {
+                        let b = &ys[j * d..(j + 1) * d];
+                        let nb = if yn.is_empty() { 0.0 } else { yn[j] };
+                        let key = exact_rdist(metric, a, b, na, nb);
+                        if key <= rkey {
+                            row.push((key, j as i64));
+                        }
                     }
+                    emit_row(metric, &mut row, sort_results, return_distance, &mut out);
                 }
-                emit_row(metric, &mut row, sort_results, return_distance, &mut out);
-            }
+            });
             Ok(out)
         })
         .collect::<RmlResult<Vec<_>>>()?;

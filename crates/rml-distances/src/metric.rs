@@ -50,7 +50,9 @@ impl Metric {
                 }
             }
             other => {
-                return Err(RmlError::InvalidParameter(format!("unsupported metric {other:?}")))
+                return Err(RmlError::InvalidParameter(format!(
+                    "unsupported metric {other:?}"
+                )))
             }
         })
     }
@@ -150,8 +152,14 @@ mod tests {
     fn parse_maps_minkowski_special_cases() {
         assert_eq!(Metric::parse("minkowski", 2.0).unwrap(), Metric::Euclidean);
         assert_eq!(Metric::parse("minkowski", 1.0).unwrap(), Metric::Manhattan);
-        assert_eq!(Metric::parse("minkowski", f64::INFINITY).unwrap(), Metric::Chebyshev);
-        assert_eq!(Metric::parse("minkowski", 3.0).unwrap(), Metric::Minkowski(3.0));
+        assert_eq!(
+            Metric::parse("minkowski", f64::INFINITY).unwrap(),
+            Metric::Chebyshev
+        );
+        assert_eq!(
+            Metric::parse("minkowski", 3.0).unwrap(),
+            Metric::Minkowski(3.0)
+        );
         assert!(Metric::parse("minkowski", 0.5).is_err());
         assert!(Metric::parse("minkowski", f64::NAN).is_err());
         assert!(Metric::parse("haversine", 2.0).is_err());

@@ -31,8 +31,11 @@ pub fn precomputed_kneighbors<F: Float>(
     let ds = contiguous(&d);
     let ds: &[F] = &ds;
     let mut ind = try_zeroed_vec::<i64>(m, k, "kneighbors indices")?;
-    let mut dist =
-        if return_distance { try_zeroed_vec::<F>(m, k, "kneighbors distances")? } else { Vec::new() };
+    let mut dist = if return_distance {
+        try_zeroed_vec::<F>(m, k, "kneighbors distances")?
+    } else {
+        Vec::new()
+    };
     let work = |c: usize, ind_c: &mut [i64], mut dist_c: Option<&mut [F]>| -> RmlResult<()> {
         cancel.check()?;
         let mut top = TopK::new(k);
@@ -81,7 +84,11 @@ pub fn precomputed_radius_neighbors<F: Float>(
     cancel: &Cancel,
 ) -> RmlResult<RadiusResult<F>> {
     let (m, n) = d.dim();
-    ensure_param!(radius >= F::zero(), "radius must be a non-negative number, got {}", radius);
+    ensure_param!(
+        radius >= F::zero(),
+        "radius must be a non-negative number, got {}",
+        radius
+    );
     let ds = contiguous(&d);
     let ds: &[F] = &ds;
     let r = radius.as_f64();
@@ -90,7 +97,11 @@ pub fn precomputed_radius_neighbors<F: Float>(
         .into_par_iter()
         .map(|c| -> RmlResult<RadiusChunk<F>> {
             cancel.check()?;
-            let mut out = RadiusChunk { dist: Vec::new(), ind: Vec::new(), counts: Vec::new() };
+            let mut out = RadiusChunk {
+                dist: Vec::new(),
+                ind: Vec::new(),
+                counts: Vec::new(),
+            };
             let mut row = Vec::new();
             for i in c * QUERY_CHUNK..((c + 1) * QUERY_CHUNK).min(m) {
                 row.clear();
@@ -100,7 +111,13 @@ pub fn precomputed_radius_neighbors<F: Float>(
                     }
                 }
                 // SqEuclidean: key_to_dist is the identity, so the values come back unchanged.
-                emit_row(Metric::SqEuclidean, &mut row, sort_results, return_distance, &mut out);
+                emit_row(
+                    Metric::SqEuclidean,
+                    &mut row,
+                    sort_results,
+                    return_distance,
+                    &mut out,
+                );
             }
             Ok(out)
         })

@@ -35,13 +35,29 @@ fn naive_dist<F: Float>(metric: Metric, a: &[F], b: &[F]) -> f64 {
     let a: Vec<f64> = a.iter().map(|v| v.as_f64()).collect();
     let b: Vec<f64> = b.iter().map(|v| v.as_f64()).collect();
     match metric {
-        Metric::Euclidean => a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt(),
-        Metric::SqEuclidean => a.iter().zip(&b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>(),
+        Metric::Euclidean => a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f64>()
+            .sqrt(),
+        Metric::SqEuclidean => a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y) * (x - y))
+            .sum::<f64>(),
         Metric::Manhattan => a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f64>(),
-        Metric::Chebyshev => a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max),
-        Metric::Minkowski(p) => {
-            a.iter().zip(&b).map(|(x, y)| (x - y).abs().powf(p)).sum::<f64>().powf(1.0 / p)
-        }
+        Metric::Chebyshev => a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max),
+        Metric::Minkowski(p) => a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs().powf(p))
+            .sum::<f64>()
+            .powf(1.0 / p),
         Metric::Cosine => {
             let dot: f64 = a.iter().zip(&b).map(|(x, y)| x * y).sum();
             let na = a.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -63,7 +79,12 @@ fn naive_all<F: Float>(metric: Metric, x: &Array2<F>, y: &Array2<F>) -> Vec<Vec<
                 .rows()
                 .into_iter()
                 .enumerate()
-                .map(|(j, b)| (naive_dist(metric, a.as_slice().unwrap(), b.as_slice().unwrap()), j as i64))
+                .map(|(j, b)| {
+                    (
+                        naive_dist(metric, a.as_slice().unwrap(), b.as_slice().unwrap()),
+                        j as i64,
+                    )
+                })
                 .collect();
             row.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.cmp(&q.1)));
             row
@@ -88,9 +109,15 @@ fn check_knn<F: Float>(metric: Metric, x: &Array2<F>, y: &Array2<F>, k: usize, r
             // differ by less than rounding; accept a different index only in that case.
             if got_j != rj {
                 let alt = refrow.iter().find(|p| p.1 == got_j).unwrap();
-                assert!(close(alt.0, rd, 1e-12), "{metric:?} row {i} rank {t}: {got_j} vs {rj}");
+                assert!(
+                    close(alt.0, rd, 1e-12),
+                    "{metric:?} row {i} rank {t}: {got_j} vs {rj}"
+                );
             }
-            assert!(close(got_d, rd, rtol), "{metric:?} row {i} rank {t}: {got_d} vs {rd}");
+            assert!(
+                close(got_d, rd, rtol),
+                "{metric:?} row {i} rank {t}: {got_d} vs {rd}"
+            );
         }
     }
     let noret = brute_kneighbors(x.view(), y.view(), k, metric, false, &Cancel::new()).unwrap();
@@ -100,12 +127,16 @@ fn check_knn<F: Float>(metric: Metric, x: &Array2<F>, y: &Array2<F>, k: usize, r
 
 fn check_radius<F: Float>(metric: Metric, x: &Array2<F>, y: &Array2<F>, radius: f64) {
     let r = F::from_f64(radius);
-    let res = brute_radius_neighbors(x.view(), y.view(), r, metric, true, true, &Cancel::new())
-        .unwrap();
+    let res =
+        brute_radius_neighbors(x.view(), y.view(), r, metric, true, true, &Cancel::new()).unwrap();
     let reference = naive_all(metric, x, y);
     assert_eq!(res.n_queries(), x.nrows());
     for (i, refrow) in reference.iter().enumerate() {
-        let want: Vec<i64> = refrow.iter().filter(|p| p.0 <= r.as_f64()).map(|p| p.1).collect();
+        let want: Vec<i64> = refrow
+            .iter()
+            .filter(|p| p.0 <= r.as_f64())
+            .map(|p| p.1)
+            .collect();
         // Points within rounding of the radius may go either way; none of our data sits there.
         assert_eq!(res.row(i), &want[..], "{metric:?} row {i}");
         for (t, &j) in res.row(i).iter().enumerate() {
@@ -136,10 +167,23 @@ const ALL_METRICS: [Metric; 6] = [
 
 #[test]
 fn known_answer_euclidean() {
-    let fit = array![[0.0f64, 0.0], [3.0, 4.0], [1.0, 0.0], [0.0, 1.0], [10.0, 10.0]];
+    let fit = array![
+        [0.0f64, 0.0],
+        [3.0, 4.0],
+        [1.0, 0.0],
+        [0.0, 1.0],
+        [10.0, 10.0]
+    ];
     let x = array![[0.0f64, 0.0], [3.0, 3.0]];
-    let r = brute_kneighbors(x.view(), fit.view(), 3, Metric::Euclidean, true, &Cancel::new())
-        .unwrap();
+    let r = brute_kneighbors(
+        x.view(),
+        fit.view(),
+        3,
+        Metric::Euclidean,
+        true,
+        &Cancel::new(),
+    )
+    .unwrap();
     // Row 0: itself, then the tie (1,0)/(0,1) broken by training index.
     assert_eq!(r.indices.row(0).to_vec(), vec![0, 2, 3]);
     assert_eq!(r.distances.row(0).to_vec(), vec![0.0, 1.0, 1.0]);
@@ -148,7 +192,13 @@ fn known_answer_euclidean() {
     assert!((r.distances[[1, 1]] - 13.0f64.sqrt()).abs() < 1e-15);
 
     let rr = brute_radius_neighbors(
-        x.view(), fit.view(), 1.0, Metric::Euclidean, true, true, &Cancel::new(),
+        x.view(),
+        fit.view(),
+        1.0,
+        Metric::Euclidean,
+        true,
+        true,
+        &Cancel::new(),
     )
     .unwrap();
     assert_eq!(rr.offsets, vec![0, 3, 4]);
@@ -159,7 +209,12 @@ fn known_answer_euclidean() {
 #[test]
 fn agrees_with_naive_reference_all_metrics() {
     let mut rng = Rng(7);
-    for &(m, n, d) in &[(17usize, 50usize, 3usize), (40, 300, 16), (5, 1000, 70), (64, 129, 1)] {
+    for &(m, n, d) in &[
+        (17usize, 50usize, 3usize),
+        (40, 300, 16),
+        (5, 1000, 70),
+        (64, 129, 1),
+    ] {
         let x64: Array2<f64> = rng.matrix(m, d, 0.0, 1.0);
         let y64: Array2<f64> = rng.matrix(n, d, 0.0, 1.0);
         let x32 = x64.mapv(|v| v as f32);
@@ -178,9 +233,12 @@ fn euclidean_agrees_on_larger_and_offset_data() {
     // Sizes that cross every tile boundary of the GEMM kernel, and data far from the origin
     // (norms >> distances), where a careless ||x||^2+||y||^2-2xy loses all precision.
     let mut rng = Rng(11);
-    for &(m, n, d, off) in
-        &[(300usize, 2500usize, 32usize, 0.0), (97, 3001, 128, 0.0), (130, 2000, 8, 1000.0), (50, 700, 33, 1e4)]
-    {
+    for &(m, n, d, off) in &[
+        (300usize, 2500usize, 32usize, 0.0),
+        (97, 3001, 128, 0.0),
+        (130, 2000, 8, 1000.0),
+        (50, 700, 33, 1e4),
+    ] {
         let x64: Array2<f64> = rng.matrix(m, d, off, 1.0);
         let y64: Array2<f64> = rng.matrix(n, d, off, 1.0);
         let x32 = x64.mapv(|v| v as f32);
@@ -196,13 +254,23 @@ fn euclidean_agrees_on_larger_and_offset_data() {
 #[test]
 fn radius_agrees_with_naive_reference() {
     let mut rng = Rng(3);
-    for &(m, n, d, r) in &[(20usize, 400usize, 3usize, 0.8), (33, 1500, 20, 5.5), (10, 10, 2, 0.0)] {
+    for &(m, n, d, r) in &[
+        (20usize, 400usize, 3usize, 0.8),
+        (33, 1500, 20, 5.5),
+        (10, 10, 2, 0.0),
+    ] {
         let x64: Array2<f64> = rng.matrix(m, d, 0.0, 1.0);
         let y64: Array2<f64> = rng.matrix(n, d, 0.0, 1.0);
         let x32 = x64.mapv(|v| v as f32);
         let y32 = y64.mapv(|v| v as f32);
         for metric in ALL_METRICS {
-            let rr = if metric == Metric::Cosine { 0.3 } else if metric == Metric::SqEuclidean { r * r } else { r };
+            let rr = if metric == Metric::Cosine {
+                0.3
+            } else if metric == Metric::SqEuclidean {
+                r * r
+            } else {
+                r
+            };
             check_radius(metric, &x64, &y64, rr);
             check_radius(metric, &x32, &y32, rr);
         }
@@ -218,15 +286,21 @@ fn ties_are_broken_by_training_index() {
         let x64: Array2<f64> = rng.grid(50, d, 3);
         for &k in &[1usize, 7, 30] {
             for metric in [Metric::Euclidean, Metric::Manhattan, Metric::Chebyshev] {
-                let r = brute_kneighbors(x64.view(), y64.view(), k, metric, true, &Cancel::new()).unwrap();
+                let r = brute_kneighbors(x64.view(), y64.view(), k, metric, true, &Cancel::new())
+                    .unwrap();
                 let reference = naive_all(metric, &x64, &y64);
                 for i in 0..x64.nrows() {
                     let want: Vec<i64> = reference[i][..k].iter().map(|p| p.1).collect();
-                    assert_eq!(r.indices.row(i).to_vec(), want, "{metric:?} d={d} k={k} row {i}");
+                    assert_eq!(
+                        r.indices.row(i).to_vec(),
+                        want,
+                        "{metric:?} d={d} k={k} row {i}"
+                    );
                 }
                 let x32 = x64.mapv(|v| v as f32);
                 let y32 = y64.mapv(|v| v as f32);
-                let r32 = brute_kneighbors(x32.view(), y32.view(), k, metric, true, &Cancel::new()).unwrap();
+                let r32 = brute_kneighbors(x32.view(), y32.view(), k, metric, true, &Cancel::new())
+                    .unwrap();
                 assert_eq!(r32.indices, r.indices);
             }
         }
@@ -234,7 +308,15 @@ fn ties_are_broken_by_training_index() {
     // All-identical training points: the first k indices, in order.
     let y = Array2::<f32>::ones((100, 4));
     let x = Array2::<f32>::zeros((3, 4));
-    let r = brute_kneighbors(x.view(), y.view(), 10, Metric::Euclidean, true, &Cancel::new()).unwrap();
+    let r = brute_kneighbors(
+        x.view(),
+        y.view(),
+        10,
+        Metric::Euclidean,
+        true,
+        &Cancel::new(),
+    )
+    .unwrap();
     for i in 0..3 {
         assert_eq!(r.indices.row(i).to_vec(), (0..10).collect::<Vec<i64>>());
         assert!(r.distances.row(i).iter().all(|&v| v == 2.0));
@@ -247,10 +329,30 @@ fn identical_for_any_thread_count() {
     let y: Array2<f32> = rng.grid(3000, 16, 4);
     let x: Array2<f32> = rng.grid(257, 16, 4);
     let run = |threads: usize| {
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .unwrap();
         pool.install(|| {
-            let a = brute_kneighbors(x.view(), y.view(), 9, Metric::Euclidean, true, &Cancel::new()).unwrap();
-            let b = brute_radius_neighbors(x.view(), y.view(), 3.0, Metric::Euclidean, true, true, &Cancel::new()).unwrap();
+            let a = brute_kneighbors(
+                x.view(),
+                y.view(),
+                9,
+                Metric::Euclidean,
+                true,
+                &Cancel::new(),
+            )
+            .unwrap();
+            let b = brute_radius_neighbors(
+                x.view(),
+                y.view(),
+                3.0,
+                Metric::Euclidean,
+                true,
+                true,
+                &Cancel::new(),
+            )
+            .unwrap();
             (a.indices, a.distances, b.indices, b.offsets, b.distances)
         })
     };
@@ -268,9 +370,24 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(brute_kneighbors(x.view(), y.view(), 0, Metric::Euclidean, true, &c).is_err());
     let x2 = Array2::<f64>::zeros((2, 2));
     assert!(brute_kneighbors(x2.view(), y.view(), 1, Metric::Euclidean, true, &c).is_err());
-    assert!(brute_radius_neighbors(x2.view(), y.view(), 1.0, Metric::Euclidean, true, true, &c).is_err());
-    assert!(brute_radius_neighbors(x.view(), y.view(), -1.0, Metric::Euclidean, true, true, &c).is_err());
-    assert!(brute_radius_neighbors(x.view(), y.view(), f64::NAN, Metric::Euclidean, true, true, &c).is_err());
+    assert!(
+        brute_radius_neighbors(x2.view(), y.view(), 1.0, Metric::Euclidean, true, true, &c)
+            .is_err()
+    );
+    assert!(
+        brute_radius_neighbors(x.view(), y.view(), -1.0, Metric::Euclidean, true, true, &c)
+            .is_err()
+    );
+    assert!(brute_radius_neighbors(
+        x.view(),
+        y.view(),
+        f64::NAN,
+        Metric::Euclidean,
+        true,
+        true,
+        &c
+    )
+    .is_err());
     let d = Array2::<f64>::zeros((2, 4));
     assert!(precomputed_kneighbors(d.view(), 5, true, &c).is_err());
     assert!(precomputed_kneighbors(d.view(), 0, true, &c).is_err());
@@ -279,7 +396,8 @@ fn bad_input_is_an_error_not_a_panic() {
     let e = Array2::<f64>::zeros((0, 3));
     let r = brute_kneighbors(e.view(), y.view(), 2, Metric::Euclidean, true, &c).unwrap();
     assert_eq!(r.indices.dim(), (0, 2));
-    let rr = brute_radius_neighbors(e.view(), y.view(), 1.0, Metric::Euclidean, true, true, &c).unwrap();
+    let rr =
+        brute_radius_neighbors(e.view(), y.view(), 1.0, Metric::Euclidean, true, true, &c).unwrap();
     assert_eq!(rr.offsets, vec![0]);
     // Cancellation is honoured.
     let cancelled = Cancel::new();
@@ -294,7 +412,13 @@ fn bad_input_is_an_error_not_a_panic() {
 fn huge_values_overflow_to_inf_without_panic() {
     // 1e308-scale inputs: squared distances overflow to +inf, the GEMM identity would give
     // inf - inf = NaN. Results must still be the exact ordering (inf ties by index).
-    let y = array![[1e308f64, -1e308], [0.0, 0.0], [-1e308, 1e308], [1.0, 1.0], [1e200, 0.0]];
+    let y = array![
+        [1e308f64, -1e308],
+        [0.0, 0.0],
+        [-1e308, 1e308],
+        [1.0, 1.0],
+        [1e200, 0.0]
+    ];
     let x = array![[0.0f64, 0.0], [1e308, 1e308]];
     for metric in ALL_METRICS {
         for k in 1..=5 {
@@ -305,12 +429,29 @@ fn huge_values_overflow_to_inf_without_panic() {
                 assert_eq!(r.indices.row(i).to_vec(), want, "{metric:?} k={k} row {i}");
             }
         }
-        let rr = brute_radius_neighbors(x.view(), y.view(), f64::INFINITY, metric, true, true, &Cancel::new()).unwrap();
+        let rr = brute_radius_neighbors(
+            x.view(),
+            y.view(),
+            f64::INFINITY,
+            metric,
+            true,
+            true,
+            &Cancel::new(),
+        )
+        .unwrap();
         assert_eq!(rr.offsets.len(), 3);
     }
     let y32 = array![[3e38f32, -3e38], [0.0, 0.0], [1e30, 1e30]];
     let x32 = array![[0.0f32, 0.0], [-3e38, 3e38]];
-    let r = brute_kneighbors(x32.view(), y32.view(), 3, Metric::Euclidean, true, &Cancel::new()).unwrap();
+    let r = brute_kneighbors(
+        x32.view(),
+        y32.view(),
+        3,
+        Metric::Euclidean,
+        true,
+        &Cancel::new(),
+    )
+    .unwrap();
     assert_eq!(r.indices.row(0).to_vec(), vec![1, 2, 0]);
     assert_eq!(r.indices.row(1).to_vec(), vec![1, 2, 0]);
     assert!(r.distances[[0, 2]].is_infinite());
@@ -346,14 +487,109 @@ fn precomputed_agrees_with_brute() {
     let x: Array2<f64> = rng.matrix(30, 5, 0.0, 1.0);
     let y: Array2<f64> = rng.matrix(200, 5, 0.0, 1.0);
     let dm = Array2::from_shape_fn((30, 200), |(i, j)| {
-        naive_dist(Metric::Euclidean, x.row(i).as_slice().unwrap(), y.row(j).as_slice().unwrap())
+        naive_dist(
+            Metric::Euclidean,
+            x.row(i).as_slice().unwrap(),
+            y.row(j).as_slice().unwrap(),
+        )
     });
     let c = Cancel::new();
     let a = precomputed_kneighbors(dm.view(), 7, true, &c).unwrap();
     let b = brute_kneighbors(x.view(), y.view(), 7, Metric::Euclidean, true, &c).unwrap();
     assert_eq!(a.indices, b.indices);
     let ra = precomputed_radius_neighbors(dm.view(), 1.5, false, true, &c).unwrap();
-    let rb = brute_radius_neighbors(x.view(), y.view(), 1.5, Metric::Euclidean, false, true, &c).unwrap();
+    let rb = brute_radius_neighbors(x.view(), y.view(), 1.5, Metric::Euclidean, false, true, &c)
+        .unwrap();
     assert_eq!(ra.indices, rb.indices);
     assert_eq!(ra.offsets, rb.offsets);
+}
+
+#[test]
+fn gemm_filter_without_centring_is_exact() {
+    // The uncentred filter (used when a centred copy would exceed the memory budget) on data
+    // near and far from the origin: same answer as the direct kernel, float32 and float64.
+    let mut rng = Rng(31);
+    let c = Cancel::new();
+    for &(off, d) in &[(0.0, 32usize), (50.0, 16), (0.0, 3)] {
+        let x64: Array2<f64> = rng.matrix(70, d, off, 1.0);
+        let y64: Array2<f64> = rng.matrix(1500, d, off, 1.0);
+        let x32 = x64.mapv(|v| v as f32);
+        let y32 = y64.mapv(|v| v as f32);
+        for k in [1usize, 6] {
+            let a = crate::gemm_knn::kneighbors_with(
+                x64.view(),
+                y64.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+                false,
+            )
+            .unwrap();
+            let b = crate::brute::direct_kneighbors(
+                x64.view(),
+                y64.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+            )
+            .unwrap();
+            assert_eq!(a.indices, b.indices);
+            assert_eq!(a.distances, b.distances);
+            let a = crate::gemm_knn::kneighbors_with(
+                x32.view(),
+                y32.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+                false,
+            )
+            .unwrap();
+            let b = crate::brute::direct_kneighbors(
+                x32.view(),
+                y32.view(),
+                k,
+                Metric::Euclidean,
+                true,
+                &c,
+            )
+            .unwrap();
+            assert_eq!(a.indices, b.indices);
+            assert_eq!(a.distances, b.distances);
+        }
+    }
+}
+
+#[test]
+fn gemm_kernel_equals_direct_kernel_bitwise() {
+    // The filter only decides which exact keys to compute: results are bit-identical to the
+    // direct kernel's, including ties on grid data.
+    let mut rng = Rng(41);
+    let c = Cancel::new();
+    let y: Array2<f32> = rng.grid(2500, 24, 3);
+    let x: Array2<f32> = rng.grid(90, 24, 3);
+    let a = brute_kneighbors(x.view(), y.view(), 11, Metric::Euclidean, true, &c).unwrap();
+    let b = crate::brute::direct_kneighbors(x.view(), y.view(), 11, Metric::Euclidean, true, &c)
+        .unwrap();
+    assert_eq!(a.indices, b.indices);
+    assert_eq!(a.distances, b.distances);
+    let y: Array2<f64> = rng.matrix(2100, 40, 0.0, 1.0);
+    let x: Array2<f64> = rng.matrix(77, 40, 0.0, 1.0);
+    let a =
+        brute_radius_neighbors(x.view(), y.view(), 7.0, Metric::Euclidean, true, true, &c).unwrap();
+    let b = crate::brute::direct_radius_neighbors(
+        x.view(),
+        y.view(),
+        7.0,
+        Metric::Euclidean,
+        true,
+        true,
+        &c,
+    )
+    .unwrap();
+    assert_eq!(a.indices, b.indices);
+    assert_eq!(a.offsets, b.offsets);
+    assert_eq!(a.distances, b.distances);
 }

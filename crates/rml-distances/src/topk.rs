@@ -23,7 +23,10 @@ pub struct TopK {
 impl TopK {
     /// An empty selection of capacity `k` (`k >= 1`).
     pub fn new(k: usize) -> Self {
-        TopK { k, heap: Vec::with_capacity(k) }
+        TopK {
+            k,
+            heap: Vec::with_capacity(k),
+        }
     }
 
     /// Forget every candidate (capacity is kept).
@@ -111,7 +114,10 @@ mod tests {
     #[test]
     fn keeps_k_smallest_with_index_ties() {
         let mut t = TopK::new(3);
-        for (i, key) in [5.0, 1.0, 3.0, 1.0, f64::NAN, 0.5, 3.0, f64::INFINITY].iter().enumerate() {
+        for (i, key) in [5.0, 1.0, 3.0, 1.0, f64::NAN, 0.5, 3.0, f64::INFINITY]
+            .iter()
+            .enumerate()
+        {
             t.push(*key, i as i64);
         }
         let mut out = Vec::new();
