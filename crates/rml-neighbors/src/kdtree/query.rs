@@ -218,7 +218,7 @@ impl<'a, F: Float> KdTreeView<'a, F> {
     /// does not depend on it, and the outputs are written back in row order.
     fn locality_order(&self, x: &ArrayView2<F>) -> Option<Vec<usize>> {
         let m = x.nrows();
-        if m < MIN_QUERIES_TO_SORT || self.nodes[0].leaf {
+        if m < MIN_QUERIES_TO_SORT || self.nodes[0].leaf || m > u32::MAX as usize || self.nodes.len() > u32::MAX as usize {
             return None;
         }
         let mut keys: Vec<(u32, u32)> = (0..m)
@@ -241,9 +241,6 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                 },
             )
             .collect();
-        if m > u32::MAX as usize || self.nodes.len() > u32::MAX as usize {
-            return None;
-        }
         keys.par_sort_unstable();
         Some(keys.into_iter().map(|(_, row)| row as usize).collect())
     }
@@ -332,10 +329,12 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         let nd = self.nodes[node];
         if nd.leaf {
             let mut worst = heap.worst();
-            for p in nd.start..nd.end {
-                let rd = dm.rdist(q, self.row(p));
+            let rows = &self.rows[nd.start * self.d..nd.end * self.d];
+            let ids = &self.idx[nd.start..nd.end];
+            for (row, &i) in rows.chunks_exact(self.d).zip(ids) {
+                let rd = dm.rdist(q, row);
                 if rd <= worst {
-                    heap.push(rd, self.idx[p]);
+                    heap.push(rd, i);
                     worst = heap.worst();
                 }
             }
@@ -403,7 +402,7 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                             *o = v;
                         }
                         let start = ind.len();
-                        self.radius_rec(dm, &q, 0, radius(row), need_rd, &mut ind, &mut rds);
+                        self.radius_rec(dm, &q, 0, radius(row), need_rd, &mut ind, &mut rds)?;
                         if need_rd {
                             if return_distance {
                                 for v in &mut rds[start..] {
@@ -412,6 +411,9 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                             }
                             if sort_results {
                                 buf.clear();
+                                buf.try_reserve(ind.len() - start).map_err(|_| {
+                                    RmlError::TooLarge("input too large: radius neighbours exceed memory".into())
+                                })?;
                                 buf.extend(rds[start..].iter().copied().zip(ind[start..].iter().copied()));
                                 buf.sort_unstable_by(cmp_pair);
                                 for (t, &(d, i)) in buf.iter().enumerate() {
@@ -484,17 +486,31 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         need_rd: bool,
         ind: &mut Vec<i64>,
         rds: &mut Vec<F>,
-    ) {
+    ) -> RmlResult<()> {
         let (lo, hi) = (self.lo(node), self.hi(node));
         if dm.min_rdist(q, lo, hi).as_f64() > rr {
-            return;
+            return Ok(());
         }
         let nd = self.nodes[node];
+        // Results can be huge (a radius covering everything): grow with fallible
+        // reservations so running out of memory is a MemoryError, not an abort.
+        let reserve = |ind: &mut Vec<i64>, rds: &mut Vec<F>| -> RmlResult<()> {
+            let n = nd.end - nd.start;
+            let have = ind.len();
+            let err = |_| RmlError::TooLarge(format!("input too large: radius neighbours exceed memory ({have} so far)"));
+            ind.try_reserve(n).map_err(err)?;
+            if need_rd {
+                rds.try_reserve(n).map_err(err)?;
+            }
+            Ok(())
+        };
         if !need_rd && dm.max_rdist(q, lo, hi).as_f64() <= rr {
+            reserve(ind, rds)?;
             ind.extend_from_slice(&self.idx[nd.start..nd.end]);
-            return;
+            return Ok(());
         }
         if nd.leaf {
+            reserve(ind, rds)?;
             for p in nd.start..nd.end {
                 let rd = dm.rdist(q, self.row(p));
                 if rd.as_f64() <= rr {
@@ -504,9 +520,10 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                     }
                 }
             }
+            Ok(())
         } else {
-            self.radius_rec(dm, q, 2 * node + 1, rr, need_rd, ind, rds);
-            self.radius_rec(dm, q, 2 * node + 2, rr, need_rd, ind, rds);
+            self.radius_rec(dm, q, 2 * node + 1, rr, need_rd, ind, rds)?;
+            self.radius_rec(dm, q, 2 * node + 2, rr, need_rd, ind, rds)
         }
     }
 
