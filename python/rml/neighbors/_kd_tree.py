@@ -71,6 +71,17 @@ def _resolve_metric(metric, kwargs):
     return native, p
 
 
+def _split_rows(values, offsets):
+    """Object array whose item i is ``values[offsets[i]:offsets[i + 1]]`` (scikit-learn's
+    radius-query layout). Filled item by item: assigning a list would let numpy broadcast
+    equal-length rows into a 2-d array."""
+    out = np.empty(len(offsets) - 1, dtype=object)
+    offs = offsets.tolist()
+    for i in range(len(offs) - 1):
+        out[i] = values[offs[i] : offs[i + 1]]
+    return out
+
+
 def _check_int(value, name):
     if isinstance(value, numbers.Integral):
         return int(value)
@@ -288,10 +299,7 @@ class KDTree:
         )
         if count_only:
             return offsets.astype(np.intp, copy=False)
-        ind_rows = np.empty(X.shape[0], dtype=object)
-        ind_rows[:] = np.split(ind, offsets[1:-1]) if X.shape[0] else []
+        ind_rows = _split_rows(ind, offsets)
         if not return_distance:
             return ind_rows
-        dist_rows = np.empty(X.shape[0], dtype=object)
-        dist_rows[:] = np.split(dist, offsets[1:-1]) if X.shape[0] else []
-        return ind_rows, dist_rows
+        return ind_rows, _split_rows(dist, offsets)

@@ -195,3 +195,23 @@ impl<F: Float> BoxDist<F> for Lp<F> {
 pub(crate) fn total_cmp<F: Float>(a: F, b: F) -> std::cmp::Ordering {
     a.as_f64().total_cmp(&b.as_f64())
 }
+
+/// `M` on rows of exactly `N` features: slicing to a constant length lets the compiler
+/// unroll the per-dimension loops (the common low-dimensional KD-tree case).
+#[derive(Clone, Copy)]
+pub(crate) struct Dim<M, const N: usize>(pub M);
+
+impl<F: Float, M: BoxDist<F>, const N: usize> BoxDist<F> for Dim<M, N> {
+    #[inline(always)]
+    fn rdist(&self, q: &[F], p: &[F]) -> F {
+        self.0.rdist(&q[..N], &p[..N])
+    }
+    #[inline(always)]
+    fn min_rdist(&self, q: &[F], lo: &[F], hi: &[F]) -> F {
+        self.0.min_rdist(&q[..N], &lo[..N], &hi[..N])
+    }
+    #[inline(always)]
+    fn max_rdist(&self, q: &[F], lo: &[F], hi: &[F]) -> F {
+        self.0.max_rdist(&q[..N], &lo[..N], &hi[..N])
+    }
+}

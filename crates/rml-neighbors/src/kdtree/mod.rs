@@ -101,11 +101,13 @@ impl<'a, F: Float> KdTreeView<'a, F> {
             "invalid KD-tree: node_bounds has shape {:?}, expected (2, {n_nodes}, {d})",
             node_bounds.dim()
         );
-        // idx_array must be a permutation of 0..n.
-        let mut seen = vec![false; n];
+        // idx_array must be a permutation of 0..n (a bitset: n / 8 bytes, cache resident).
+        let mut seen = vec![0u64; n.div_ceil(64)];
         for &i in idx_array.iter() {
             ensure!(i >= 0 && (i as u64) < n as u64, "invalid KD-tree: index {i} out of range for {n} rows");
-            ensure!(!std::mem::replace(&mut seen[i as usize], true), "invalid KD-tree: index {i} repeated");
+            let (w, b) = (i as usize / 64, 1u64 << (i as usize % 64));
+            ensure!(seen[w] & b == 0, "invalid KD-tree: index {i} repeated");
+            seen[w] |= b;
         }
         drop(seen);
 
@@ -154,12 +156,18 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         // Training rows in tree order.
         let mut rows = vec![F::zero(); n * d];
         const GATHER: usize = 4096;
+        let flat = data.as_slice();
         rows.par_chunks_mut(GATHER * d).enumerate().for_each(|(c, out)| {
             let base = c * GATHER;
             for (r, dst) in out.chunks_exact_mut(d).enumerate() {
-                let src = data.row(idx_array[base + r] as usize);
-                for (o, &v) in dst.iter_mut().zip(src.iter()) {
-                    *o = v;
+                let i = idx_array[base + r] as usize;
+                match flat {
+                    Some(flat) => dst.copy_from_slice(&flat[i * d..(i + 1) * d]),
+                    None => {
+                        for (o, &v) in dst.iter_mut().zip(data.row(i).iter()) {
+                            *o = v;
+                        }
+                    }
                 }
             }
         });

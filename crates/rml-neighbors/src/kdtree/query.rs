@@ -7,7 +7,7 @@
 //! in parallel on the caller's rayon pool; outputs are written in query order, so results do
 //! not depend on the number of threads. `cancel` is polled once per chunk.
 
-use super::dist::{total_cmp, BoxDist, Lp, L1, L2, LInf};
+use super::dist::{total_cmp, BoxDist, Dim, Lp, L1, L2, LInf};
 use super::KdTreeView;
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
@@ -17,13 +17,48 @@ use rml_distances::{KnnResult, Metric, RadiusResult};
 use std::cmp::Ordering;
 
 /// Run `$body` with `$d` bound to the monomorphised distance of `$metric`.
+/// Euclidean, the common case, also gets fixed-dimension kernels for d <= 8.
 macro_rules! with_dist {
-    ($metric:expr, $F:ty, $d:ident => $body:expr) => {
+    ($metric:expr, $F:ty, $dims:expr, $d:ident => $body:expr) => {
         match $metric {
-            Metric::Euclidean | Metric::SqEuclidean => {
-                let $d = L2;
-                $body
-            }
+            Metric::Euclidean | Metric::SqEuclidean => match $dims {
+                1 => {
+                    let $d = Dim::<L2, 1>(L2);
+                    $body
+                }
+                2 => {
+                    let $d = Dim::<L2, 2>(L2);
+                    $body
+                }
+                3 => {
+                    let $d = Dim::<L2, 3>(L2);
+                    $body
+                }
+                4 => {
+                    let $d = Dim::<L2, 4>(L2);
+                    $body
+                }
+                5 => {
+                    let $d = Dim::<L2, 5>(L2);
+                    $body
+                }
+                6 => {
+                    let $d = Dim::<L2, 6>(L2);
+                    $body
+                }
+                7 => {
+                    let $d = Dim::<L2, 7>(L2);
+                    $body
+                }
+                8 => {
+                    let $d = Dim::<L2, 8>(L2);
+                    $body
+                }
+                _ => {
+                    let $d = L2;
+                    $body
+                }
+            },
             Metric::Manhattan => {
                 let $d = L1;
                 $body
@@ -155,6 +190,15 @@ impl<F: Float> KHeap<F> {
     }
 }
 
+/// `out[row] = buf[pos_of[row]]` for rows of `k` elements, in parallel.
+fn unpermute<T: Copy + Default + Send + Sync>(buf: &[T], pos_of: &[usize], k: usize) -> RmlResult<Vec<T>> {
+    let mut out = try_zeroed_vec::<T>(pos_of.len(), k, "kneighbors result")?;
+    out.par_chunks_mut(k).zip(pos_of.par_iter()).for_each(|(dst, &pos)| {
+        dst.copy_from_slice(&buf[pos * k..(pos + 1) * k]);
+    });
+    Ok(out)
+}
+
 /// Reduced form of a radius; a negative or NaN radius matches nothing.
 fn reduced_radius(metric: Metric, r: f64) -> f64 {
     if r.is_nan() || r < 0.0 {
@@ -164,7 +208,43 @@ fn reduced_radius(metric: Metric, r: f64) -> f64 {
     }
 }
 
+/// Below this many queries the locality sort is not worth its cost.
+const MIN_QUERIES_TO_SORT: usize = 64;
+
 impl<'a, F: Float> KdTreeView<'a, F> {
+    /// A processing order for the rows of `x` that visits queries falling in the same leaf
+    /// together (queries sorted by (leaf reached by a greedy descent, row)), so consecutive
+    /// searches hit the same training rows in cache. Pure scheduling: each query's answer
+    /// does not depend on it, and the outputs are written back in row order.
+    fn locality_order(&self, x: &ArrayView2<F>) -> Option<Vec<usize>> {
+        let m = x.nrows();
+        if m < MIN_QUERIES_TO_SORT || self.nodes[0].leaf || m > u32::MAX as usize || self.nodes.len() > u32::MAX as usize {
+            return None;
+        }
+        let mut keys: Vec<(u32, u32)> = (0..m)
+            .into_par_iter()
+            .with_min_len(256)
+            .map_init(
+                || vec![F::zero(); self.d],
+                |q, row| {
+                    for (o, &v) in q.iter_mut().zip(x.row(row).iter()) {
+                        *o = v;
+                    }
+                    let mut node = 0usize;
+                    while !self.nodes[node].leaf {
+                        let l = 2 * node + 1;
+                        let dl = L2.min_rdist(q, self.lo(l), self.hi(l));
+                        let dr = L2.min_rdist(q, self.lo(l + 1), self.hi(l + 1));
+                        node = if dr < dl { l + 1 } else { l };
+                    }
+                    (node as u32, row as u32)
+                },
+            )
+            .collect();
+        keys.par_sort_unstable();
+        Some(keys.into_iter().map(|(_, row)| row as usize).collect())
+    }
+
     fn check_queries(&self, x: &ArrayView2<F>) -> RmlResult<()> {
         ensure!(
             x.ncols() == self.d,
@@ -197,7 +277,9 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         let mut ind = try_zeroed_vec::<i64>(m, k, "kneighbors indices")?;
         let mut dist = try_zeroed_vec::<F>(m, k, "kneighbors distances")?;
         let chunk = chunk_rows(m);
-        with_dist!(metric, F, dm => {
+        let order = self.locality_order(&x);
+        let row_of = |pos: usize| order.as_ref().map_or(pos, |o| o[pos]);
+        with_dist!(metric, F, self.d, dm => {
             ind.par_chunks_mut(chunk * k)
                 .zip(dist.par_chunks_mut(chunk * k))
                 .enumerate()
@@ -207,7 +289,7 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                     let mut buf = Vec::with_capacity(k);
                     let mut q = vec![F::zero(); self.d];
                     for (r, (ir, dr)) in ic.chunks_exact_mut(k).zip(dc.chunks_exact_mut(k)).enumerate() {
-                        for (o, &v) in q.iter_mut().zip(x.row(c * chunk + r).iter()) {
+                        for (o, &v) in q.iter_mut().zip(x.row(row_of(c * chunk + r)).iter()) {
                             *o = v;
                         }
                         heap.clear();
@@ -218,6 +300,17 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                     Ok(())
                 })
         })?;
+        if let Some(order) = &order {
+            // Results are in processing order: bring them back to row order.
+            let mut pos_of = vec![0usize; m];
+            for (pos, &row) in order.iter().enumerate() {
+                pos_of[row] = pos;
+            }
+            ind = unpermute(&ind, &pos_of, k)?;
+            if return_distance {
+                dist = unpermute(&dist, &pos_of, k)?;
+            }
+        }
         let indices = Array2::from_shape_vec((m, k), ind).map_err(|e| RmlError::Internal(e.to_string()))?;
         let distances = if return_distance {
             Array2::from_shape_vec((m, k), dist).map_err(|e| RmlError::Internal(e.to_string()))?
@@ -236,10 +329,12 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         let nd = self.nodes[node];
         if nd.leaf {
             let mut worst = heap.worst();
-            for p in nd.start..nd.end {
-                let rd = dm.rdist(q, self.row(p));
+            let rows = &self.rows[nd.start * self.d..nd.end * self.d];
+            let ids = &self.idx[nd.start..nd.end];
+            for (row, &i) in rows.chunks_exact(self.d).zip(ids) {
+                let rd = dm.rdist(q, row);
                 if rd <= worst {
-                    heap.push(rd, self.idx[p]);
+                    heap.push(rd, i);
                     worst = heap.worst();
                 }
             }
@@ -287,8 +382,10 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         let chunk = chunk_rows(m);
         let n_chunks = m.div_ceil(chunk);
         let need_rd = return_distance || sort_results;
+        let order = self.locality_order(&x);
+        let row_of = |pos: usize| order.as_ref().map_or(pos, |o| o[pos]);
         type Part<F> = (Vec<usize>, Vec<i64>, Vec<F>);
-        let parts: Vec<Part<F>> = with_dist!(metric, F, dm => {
+        let parts: Vec<Part<F>> = with_dist!(metric, F, self.d, dm => {
             (0..n_chunks)
                 .into_par_iter()
                 .map(|c| -> RmlResult<Part<F>> {
@@ -299,12 +396,13 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                     let mut rds = Vec::new();
                     let mut q = vec![F::zero(); self.d];
                     let mut buf: Vec<(F, i64)> = Vec::new();
-                    for row in r0..r1 {
+                    for pos in r0..r1 {
+                        let row = row_of(pos);
                         for (o, &v) in q.iter_mut().zip(x.row(row).iter()) {
                             *o = v;
                         }
                         let start = ind.len();
-                        self.radius_rec(dm, &q, 0, radius(row), need_rd, &mut ind, &mut rds);
+                        self.radius_rec(dm, &q, 0, radius(row), need_rd, &mut ind, &mut rds)?;
                         if need_rd {
                             if return_distance {
                                 for v in &mut rds[start..] {
@@ -313,6 +411,9 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                             }
                             if sort_results {
                                 buf.clear();
+                                buf.try_reserve(ind.len() - start).map_err(|_| {
+                                    RmlError::TooLarge("input too large: radius neighbours exceed memory".into())
+                                })?;
                                 buf.extend(rds[start..].iter().copied().zip(ind[start..].iter().copied()));
                                 buf.sort_unstable_by(cmp_pair);
                                 for (t, &(d, i)) in buf.iter().enumerate() {
@@ -331,22 +432,46 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                 .collect::<RmlResult<Vec<_>>>()
         })?;
         let total: usize = parts.iter().map(|p| p.1.len()).sum();
+        let too_large = |_| RmlError::TooLarge(format!("input too large: {total} radius neighbours"));
         let mut out = RadiusResult { distances: Vec::new(), indices: Vec::new(), offsets: Vec::with_capacity(m + 1) };
-        out.indices.try_reserve_exact(total).map_err(|_| RmlError::TooLarge(format!("input too large: {total} radius neighbours")))?;
+        out.indices.try_reserve_exact(total).map_err(too_large)?;
         if return_distance {
-            out.distances
-                .try_reserve_exact(total)
-                .map_err(|_| RmlError::TooLarge(format!("input too large: {total} radius neighbours")))?;
+            out.distances.try_reserve_exact(total).map_err(too_large)?;
         }
-        out.offsets.push(0);
-        let mut acc = 0usize;
-        for (counts, ind, rds) in parts {
-            for c in counts {
-                acc += c;
-                out.offsets.push(acc);
+        match &order {
+            None => {
+                out.offsets.push(0);
+                let mut acc = 0usize;
+                for (counts, ind, rds) in parts {
+                    for c in counts {
+                        acc += c;
+                        out.offsets.push(acc);
+                    }
+                    out.indices.extend_from_slice(&ind);
+                    out.distances.extend_from_slice(&rds);
+                }
             }
-            out.indices.extend_from_slice(&ind);
-            out.distances.extend_from_slice(&rds);
+            Some(order) => {
+                // Segments are in processing order: lay them out in row order.
+                let mut seg: Vec<(usize, usize, usize)> = vec![(0, 0, 0); m]; // (part, start, len)
+                let mut pos = 0usize;
+                for (p, (counts, _, _)) in parts.iter().enumerate() {
+                    let mut start = 0usize;
+                    for &c in counts {
+                        seg[order[pos]] = (p, start, c);
+                        start += c;
+                        pos += 1;
+                    }
+                }
+                out.offsets.push(0);
+                for &(p, start, len) in &seg {
+                    out.indices.extend_from_slice(&parts[p].1[start..start + len]);
+                    if return_distance {
+                        out.distances.extend_from_slice(&parts[p].2[start..start + len]);
+                    }
+                    out.offsets.push(out.indices.len());
+                }
+            }
         }
         Ok(out)
     }
@@ -361,17 +486,31 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         need_rd: bool,
         ind: &mut Vec<i64>,
         rds: &mut Vec<F>,
-    ) {
+    ) -> RmlResult<()> {
         let (lo, hi) = (self.lo(node), self.hi(node));
         if dm.min_rdist(q, lo, hi).as_f64() > rr {
-            return;
+            return Ok(());
         }
         let nd = self.nodes[node];
+        // Results can be huge (a radius covering everything): grow with fallible
+        // reservations so running out of memory is a MemoryError, not an abort.
+        let reserve = |ind: &mut Vec<i64>, rds: &mut Vec<F>| -> RmlResult<()> {
+            let n = nd.end - nd.start;
+            let have = ind.len();
+            let err = |_| RmlError::TooLarge(format!("input too large: radius neighbours exceed memory ({have} so far)"));
+            ind.try_reserve(n).map_err(err)?;
+            if need_rd {
+                rds.try_reserve(n).map_err(err)?;
+            }
+            Ok(())
+        };
         if !need_rd && dm.max_rdist(q, lo, hi).as_f64() <= rr {
+            reserve(ind, rds)?;
             ind.extend_from_slice(&self.idx[nd.start..nd.end]);
-            return;
+            return Ok(());
         }
         if nd.leaf {
+            reserve(ind, rds)?;
             for p in nd.start..nd.end {
                 let rd = dm.rdist(q, self.row(p));
                 if rd.as_f64() <= rr {
@@ -381,9 +520,10 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                     }
                 }
             }
+            Ok(())
         } else {
-            self.radius_rec(dm, q, 2 * node + 1, rr, need_rd, ind, rds);
-            self.radius_rec(dm, q, 2 * node + 2, rr, need_rd, ind, rds);
+            self.radius_rec(dm, q, 2 * node + 1, rr, need_rd, ind, rds)?;
+            self.radius_rec(dm, q, 2 * node + 2, rr, need_rd, ind, rds)
         }
     }
 
@@ -400,12 +540,14 @@ impl<'a, F: Float> KdTreeView<'a, F> {
         let radius = self.radii(&r, m, metric)?;
         let mut counts = vec![0i64; m];
         let chunk = chunk_rows(m);
-        with_dist!(metric, F, dm => {
+        let order = self.locality_order(&x);
+        let row_of = |pos: usize| order.as_ref().map_or(pos, |o| o[pos]);
+        with_dist!(metric, F, self.d, dm => {
             counts.par_chunks_mut(chunk).enumerate().try_for_each(|(c, out)| -> RmlResult<()> {
                 cancel.check()?;
                 let mut q = vec![F::zero(); self.d];
                 for (t, o) in out.iter_mut().enumerate() {
-                    let row = c * chunk + t;
+                    let row = row_of(c * chunk + t);
                     for (qq, &v) in q.iter_mut().zip(x.row(row).iter()) {
                         *qq = v;
                     }
@@ -414,6 +556,13 @@ impl<'a, F: Float> KdTreeView<'a, F> {
                 Ok(())
             })
         })?;
+        if let Some(order) = &order {
+            let mut out = vec![0i64; m];
+            for (pos, &row) in order.iter().enumerate() {
+                out[row] = counts[pos];
+            }
+            counts = out;
+        }
         Ok(counts)
     }
 

@@ -227,6 +227,13 @@ fn radius_matches_naive() {
             check_radius(&data.mapv(|v| v as f32), &queries.mapv(|v| v as f32), leaf, &[3.0], metric);
         }
     }
+    // Enough queries for the locality-sorted schedule (>= 64), per-query radii.
+    let many = random::<f64>(150, 3, 25, None);
+    let radii: Vec<f64> = (0..150).map(|i| (i % 7) as f64 * 0.5).collect();
+    for metric in [Metric::Euclidean, Metric::Chebyshev] {
+        check_radius(&data, &many, 5, &radii, metric);
+        check_knn(&data, &many, 5, 9, metric);
+    }
     // Ties on the boundary (integer grid, integer radius) and degenerate radii.
     let grid = random::<f64>(200, 2, 23, Some(5.0));
     let gq = random::<f64>(20, 2, 24, Some(5.0));
