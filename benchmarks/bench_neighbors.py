@@ -57,20 +57,22 @@ def _native_brute_predict(X_train, y, X_query):
 
 
 def rml_brute_predict(X_train, y, X_query):
-    """rml brute-force kNN predict (fit + predict; brute 'fit' only stores the data)."""
-    # SWITCH (lead): once rml.neighbors.KNeighborsClassifier is on main, replace the line by
-    #   from rml.neighbors import KNeighborsClassifier; return KNeighborsClassifier(n_neighbors=K, algorithm="brute", n_jobs=-1).fit(X_train, y).predict(X_query)
-    return _native_brute_predict(X_train, y, X_query)
+    """rml brute-force kNN predict through the estimator (fit + predict)."""
+    from rml.neighbors import KNeighborsClassifier
+
+    clf = KNeighborsClassifier(n_neighbors=K, algorithm="brute", n_jobs=-1)
+    return clf.fit(X_train, y).predict(X_query)
 
 
 def rml_auto_predict(X_train, y, X_query):
-    """rml algorithm='auto' kNN predict (fit + predict)."""
-    # HOOK (lead): once the KD-tree lands, replace the line by
-    #   from rml.neighbors import KNeighborsClassifier; return KNeighborsClassifier(n_neighbors=K, algorithm="auto", n_jobs=-1).fit(X_train, y).predict(X_query)
-    return _native_brute_predict(X_train, y, X_query)
+    """rml algorithm='auto' kNN predict (fit + predict): the KD-tree at d <= 15."""
+    from rml.neighbors import KNeighborsClassifier
+
+    clf = KNeighborsClassifier(n_neighbors=K, algorithm="auto", n_jobs=-1)
+    return clf.fit(X_train, y).predict(X_query)
 
 
-RML_AUTO_IS_BRUTE = True  # set False together with the HOOK above
+RML_AUTO_IS_BRUTE = False
 
 
 def sklearn_predict(X_train, y, X_query, algorithm):
@@ -274,6 +276,11 @@ def main(argv=None):
     results = {"machine": info, "roofline_gflops": roof, "sizes": sizes, "repeats": repeats, "warmup": args.warmup}
     results["brute"] = bench_brute(sizes, roof, repeats, peers, args.warmup) if "brute" in args.cases else []
     results["auto"] = bench_auto(sizes, repeats, peers, args.warmup) if "auto" in args.cases else []
+    if "kdtree" in args.cases:
+        import bench_kdtree
+
+        print("\nKDTree class (case 3): rml vs sklearn.neighbors.KDTree vs scipy cKDTree(workers=-1)", flush=True)
+        results["kdtree"] = bench_kdtree.run(args.quick)
     if not args.no_memory and "memory" in args.cases:
         results["memory"] = bench_memory(sizes, with_sklearn=args.memory_sklearn)
 
@@ -285,6 +292,11 @@ def main(argv=None):
             cols.append(extra)
     if results["brute"] + results["auto"]:
         print(format_table(results["brute"] + results["auto"], cols))
+    if results.get("kdtree"):
+        import bench_kdtree
+
+        print()
+        bench_kdtree.print_table(results["kdtree"])
     if "memory" in results:
         print()
         print(format_table(results["memory"], list(results["memory"][0])))
