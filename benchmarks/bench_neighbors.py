@@ -39,6 +39,16 @@ WORKING_MEMORY_MIB = 1024  # scikit-learn's working_memory default; rml's budget
 # ---------------------------------------------------------------------------------------------
 # The rml calls under test. Switching to the estimators is one line in each function.
 # ---------------------------------------------------------------------------------------------
+def _vote(ind, y):
+    """Uniform-weight majority vote, ties to the smallest class (for peers that only search)."""
+    classes, yi = np.unique(y, return_inverse=True)
+    m = ind.shape[0]
+    counts = np.bincount(
+        (np.arange(m)[:, None] * len(classes) + yi[ind]).ravel(), minlength=m * len(classes)
+    ).reshape(m, len(classes))
+    return classes[counts.argmax(axis=1)]
+
+
 def rml_brute_predict(X_train, y, X_query):
     """rml brute-force kNN predict through the estimator (fit + predict)."""
     from rml.neighbors import KNeighborsClassifier
