@@ -1,1 +1,3 @@
 //! Clustering algorithms of rml, one module per algorithm, and clustering metrics.
+pub mod gmm;
+pub mod hierarchical;
