@@ -11,6 +11,7 @@ from rml.utils._gmm_agglo import (
     _fit_context,
     check_is_fitted,
     check_random_state,
+    get_namespace,
     validate_data,
 )
 from rml.utils._validation import as_native_float
@@ -126,7 +127,8 @@ class GaussianMixture(_SkGaussianMixture):
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {X.shape[0]}"
             )
-        self._check_parameters(X)
+        xp, _ = get_namespace(X)
+        self._check_parameters(X, xp=xp)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -142,7 +144,7 @@ class GaussianMixture(_SkGaussianMixture):
             self._print_verbose_msg_init_beg(init)
             if do_init:
                 # scikit-learn's own initialisation (same RandomState calls, same arithmetic).
-                self._initialize_parameters(X, random_state)
+                self._initialize_parameters(X, random_state, xp=xp)
             lower_bound = -np.inf if do_init else self.lower_bound_
             start_lower_bound = lower_bound
 
@@ -189,7 +191,7 @@ class GaussianMixture(_SkGaussianMixture):
                 ConvergenceWarning,
             )
 
-        self._set_parameters(best_params)
+        self._set_parameters(best_params, xp=xp)
         self.n_iter_ = best_n_iter
         self.lower_bound_ = max_lower_bound
         self.lower_bounds_ = best_lower_bounds

@@ -121,14 +121,18 @@ fn normalise<M: MulAdd>(acc: &mut [f64]) -> (f64, f64, usize) {
         }
         return (lse, f64::NAN, arg);
     }
+    // exp in its own loop (no reduction in it, so it vectorises); exactly 1.0 at the maxima.
+    for a in acc.iter_mut() {
+        *a = exp_impl::<M>(*a - mx);
+    }
     let mut others = 0.0;
     let mut m = 0.0;
-    for a in acc.iter_mut() {
-        let is_max = *a == mx;
-        let e = exp_impl::<M>(*a - mx);
-        *a = e;
-        others += if is_max { 0.0 } else { e };
-        m += if is_max { 1.0 } else { 0.0 };
+    for &e in acc.iter() {
+        if e == 1.0 {
+            m += 1.0;
+        } else {
+            others += e;
+        }
     }
     let lse = if m == 1.0 { (others).ln_1p() + mx } else { (others / m).ln_1p() + m.ln() + mx };
     (lse, 1.0 / (m + others), arg)
