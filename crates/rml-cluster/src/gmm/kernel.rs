@@ -75,39 +75,61 @@ pub fn exp_nonpositive(x: f64) -> f64 {
     exp_impl::<Plain>(x)
 }
 
-/// Weighted log-probabilities of one row into `acc` (length k); `xr`/`x2` receive the row
-/// and its squares in f64.
+/// Components per register tile (two AVX2 vectors of f64).
+pub(crate) const TILE: usize = 8;
+/// Rows per block: each tile of the tables is loaded once per block.
+const ROWS: usize = 4;
+
+/// Weighted log-probabilities of `RR` rows into `lp[r * kp + c]`; `xb[j * RR + r]` and
+/// `x2b` receive the rows (feature-major) and their squares in f64.
 #[inline(always)]
-fn weighted_log_prob<F: Float, M: MulAdd>(
-    row: &[F],
+fn weighted_log_prob<F: Float, M: MulAdd, const RR: usize>(
+    rows: &[F],
     prep: &Prepared,
-    xr: &mut [f64],
-    x2: &mut [f64],
-    acc: &mut [f64],
+    xb: &mut [f64],
+    x2b: &mut [f64],
+    lp: &mut [f64],
 ) {
-    let k = prep.k;
-    for ((a, b), &v) in xr.iter_mut().zip(x2.iter_mut()).zip(row) {
-        let v = v.as_f64();
-        *a = v;
-        *b = v * v;
+    let (kp, d) = (prep.kp, prep.d);
+    for r in 0..RR {
+        for (j, &v) in rows[r * d..(r + 1) * d].iter().enumerate() {
+            let v = v.as_f64();
+            xb[j * RR + r] = v;
+            x2b[j * RR + r] = v * v;
+        }
     }
-    acc.copy_from_slice(&prep.cst);
-    for (j, (&xv, &x2v)) in xr.iter().zip(x2.iter()).enumerate() {
-        let mj = &prep.m[j * k..(j + 1) * k];
-        let hj = &prep.h[j * k..(j + 1) * k];
-        for ((a, &mm), &hh) in acc.iter_mut().zip(mj).zip(hj) {
-            *a = M::fma(x2v, hh, M::fma(xv, mm, *a));
+    for t in (0..kp).step_by(TILE) {
+        let c0 = &prep.cst[t..t + TILE];
+        let mut acc = [[0.0f64; TILE]; RR];
+        for a in acc.iter_mut() {
+            a.copy_from_slice(c0);
+        }
+        for j in 0..d {
+            let mt = &prep.m[j * kp + t..j * kp + t + TILE];
+            let ht = &prep.h[j * kp + t..j * kp + t + TILE];
+            let xj = &xb[j * RR..j * RR + RR];
+            let x2j = &x2b[j * RR..j * RR + RR];
+            for r in 0..RR {
+                let (xv, x2v) = (xj[r], x2j[r]);
+                for c in 0..TILE {
+                    acc[r][c] = M::fma(x2v, ht[c], M::fma(xv, mt[c], acc[r][c]));
+                }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            lp[r * kp + t..r * kp + t + TILE].copy_from_slice(a);
         }
     }
 }
 
-/// Replace `acc` by `exp(acc - max)` and return `(lse, 1 / sum of exps)` with scikit-learn's
-/// log-sum-exp formulation; `argmax` receives the first maximal index.
+/// Replace `acc` by `exp(acc - max)` and return `(lse, 1 / sum of exps, argmax)` with
+/// scikit-learn's log-sum-exp formulation; the argmax (first maximum) is over the first `k`
+/// entries (the rest is padding at -inf).
 #[inline(always)]
-fn normalise<M: MulAdd>(acc: &mut [f64]) -> (f64, f64, usize) {
+fn normalise<M: MulAdd>(acc: &mut [f64], k: usize) -> (f64, f64, usize) {
     let mut mx = f64::NEG_INFINITY;
     let mut arg = 0usize;
-    for (c, &a) in acc.iter().enumerate() {
+    for (c, &a) in acc[..k].iter().enumerate() {
         if a > mx {
             mx = a;
             arg = c;
@@ -139,30 +161,86 @@ fn normalise<M: MulAdd>(acc: &mut [f64]) -> (f64, f64, usize) {
 }
 
 #[inline(always)]
-fn accumulate_impl<F: Float, M: MulAdd>(xs: &[F], prep: &Prepared, s: &mut Sums) {
-    let (k, d) = (prep.k, prep.d);
-    if d == 0 {
-        return;
-    }
-    let mut xr = vec![0.0; d];
-    let mut x2 = vec![0.0; d];
-    let mut acc = vec![0.0; k];
-    for row in xs.chunks_exact(d) {
-        weighted_log_prob::<F, M>(row, prep, &mut xr, &mut x2, &mut acc);
-        let (lse, inv, _) = normalise::<M>(&mut acc);
+fn accumulate_block<F: Float, M: MulAdd, const RR: usize>(
+    rows: &[F],
+    prep: &Prepared,
+    s: &mut Sums,
+    xb: &mut [f64],
+    x2b: &mut [f64],
+    lp: &mut [f64],
+) {
+    let (k, kp, d) = (prep.k, prep.kp, prep.d);
+    weighted_log_prob::<F, M, RR>(rows, prep, xb, x2b, lp);
+    for r in 0..RR {
+        let row = &mut lp[r * kp..(r + 1) * kp];
+        let (lse, inv, _) = normalise::<M>(row, k);
         s.lse += lse;
-        for (a, nk) in acc.iter_mut().zip(s.nk.iter_mut()) {
+        for (a, nk) in row.iter_mut().zip(s.nk.iter_mut()) {
             *a *= inv;
             *nk += *a;
         }
-        for (j, (&xv, &x2v)) in xr.iter().zip(x2.iter()).enumerate() {
-            let sx = &mut s.sx[j * k..(j + 1) * k];
-            for (o, &r) in sx.iter_mut().zip(acc.iter()) {
-                *o = M::fma(r, xv, *o);
+    }
+    for t in (0..kp).step_by(TILE) {
+        for j in 0..d {
+            let mut sx = [0.0f64; TILE];
+            let mut sxx = [0.0f64; TILE];
+            sx.copy_from_slice(&s.sx[j * kp + t..j * kp + t + TILE]);
+            sxx.copy_from_slice(&s.sxx[j * kp + t..j * kp + t + TILE]);
+            let xj = &xb[j * RR..j * RR + RR];
+            let x2j = &x2b[j * RR..j * RR + RR];
+            for r in 0..RR {
+                let rt = &lp[r * kp + t..r * kp + t + TILE];
+                let (xv, x2v) = (xj[r], x2j[r]);
+                for c in 0..TILE {
+                    sx[c] = M::fma(rt[c], xv, sx[c]);
+                    sxx[c] = M::fma(rt[c], x2v, sxx[c]);
+                }
             }
-            let sxx = &mut s.sxx[j * k..(j + 1) * k];
-            for (o, &r) in sxx.iter_mut().zip(acc.iter()) {
-                *o = M::fma(r, x2v, *o);
+            s.sx[j * kp + t..j * kp + t + TILE].copy_from_slice(&sx);
+            s.sxx[j * kp + t..j * kp + t + TILE].copy_from_slice(&sxx);
+        }
+    }
+}
+
+#[inline(always)]
+fn accumulate_impl<F: Float, M: MulAdd>(xs: &[F], prep: &Prepared, s: &mut Sums) {
+    let (kp, d) = (prep.kp, prep.d);
+    if d == 0 {
+        return;
+    }
+    let mut xb = vec![0.0; d * ROWS];
+    let mut x2b = vec![0.0; d * ROWS];
+    let mut lp = vec![0.0; kp * ROWS];
+    let mut blocks = xs.chunks_exact(d * ROWS);
+    for rows in &mut blocks {
+        accumulate_block::<F, M, ROWS>(rows, prep, s, &mut xb, &mut x2b, &mut lp);
+    }
+    for row in blocks.remainder().chunks_exact(d) {
+        accumulate_block::<F, M, 1>(row, prep, s, &mut xb, &mut x2b, &mut lp);
+    }
+}
+
+#[inline(always)]
+fn estimate_block<F: Float, M: MulAdd, const RR: usize>(
+    rows: &[F],
+    prep: &Prepared,
+    bufs: (&mut [f64], &mut [f64], &mut [f64]),
+    lpn: &mut [f64],
+    labels: &mut [i64],
+    resp: Option<&mut [f64]>,
+) {
+    let (k, kp) = (prep.k, prep.kp);
+    let (xb, x2b, lp) = bufs;
+    weighted_log_prob::<F, M, RR>(rows, prep, xb, x2b, lp);
+    let mut resp = resp;
+    for r in 0..RR {
+        let row = &mut lp[r * kp..(r + 1) * kp];
+        let (lse, inv, arg) = normalise::<M>(row, k);
+        lpn[r] = lse;
+        labels[r] = arg as i64;
+        if let Some(out) = resp.as_deref_mut() {
+            for (o, &a) in out[r * k..(r + 1) * k].iter_mut().zip(row.iter()) {
+                *o = a * inv;
             }
         }
     }
@@ -176,20 +254,23 @@ fn estimate_impl<F: Float, M: MulAdd>(
     labels: &mut [i64],
     mut resp: Option<&mut [f64]>,
 ) {
-    let (k, d) = (prep.k, prep.d);
-    let mut xr = vec![0.0; d];
-    let mut x2 = vec![0.0; d];
-    let mut acc = vec![0.0; k];
-    for (i, row) in xs.chunks_exact(d.max(1)).enumerate() {
-        weighted_log_prob::<F, M>(row, prep, &mut xr, &mut x2, &mut acc);
-        let (lse, inv, arg) = normalise::<M>(&mut acc);
-        lpn[i] = lse;
-        labels[i] = arg as i64;
-        if let Some(r) = resp.as_deref_mut() {
-            for (o, &a) in r[i * k..(i + 1) * k].iter_mut().zip(acc.iter()) {
-                *o = a * inv;
-            }
+    let (k, kp, d) = (prep.k, prep.kp, prep.d.max(1));
+    let mut xb = vec![0.0; d * ROWS];
+    let mut x2b = vec![0.0; d * ROWS];
+    let mut lp = vec![0.0; kp * ROWS];
+    let n = xs.len() / d;
+    let mut i = 0;
+    while i < n {
+        let rr = if n - i >= ROWS { ROWS } else { 1 };
+        let rows = &xs[i * d..(i + rr) * d];
+        let r = resp.as_deref_mut().map(|r| &mut r[i * k..(i + rr) * k]);
+        let bufs = (&mut xb[..], &mut x2b[..], &mut lp[..]);
+        if rr == ROWS {
+            estimate_block::<F, M, ROWS>(rows, prep, bufs, &mut lpn[i..i + rr], &mut labels[i..i + rr], r);
+        } else {
+            estimate_block::<F, M, 1>(rows, prep, bufs, &mut lpn[i..i + rr], &mut labels[i..i + rr], r);
         }
+        i += rr;
     }
 }
 

@@ -107,10 +107,13 @@ pub struct EmResult {
 /// innermost loop runs over components).
 pub(crate) struct Prepared {
     pub k: usize,
+    /// `k` rounded up to a multiple of [`kernel::TILE`]; padding components have
+    /// `cst = -inf` (zero responsibility) and zero tables.
+    pub kp: usize,
     pub d: usize,
-    /// `m[j * k + c] = mu_cj * p_cj`
+    /// `m[j * kp + c] = mu_cj * p_cj`
     pub m: Vec<f64>,
-    /// `h[j * k + c] = -0.5 * p_cj`
+    /// `h[j * kp + c] = -0.5 * p_cj`
     pub h: Vec<f64>,
     /// `-0.5 (d ln 2pi + sum_j mu_cj^2 p_cj) + log_det_c + ln w_c`
     pub cst: Vec<f64>,
@@ -128,9 +131,10 @@ fn prepare(params: &GmmParams, cov: CovarianceType) -> RmlResult<Prepared> {
         "precisions_cholesky has shape {:?}, expected ({k}, {pc_cols})",
         params.precisions_chol.dim()
     );
-    let mut m = vec![0.0; k * d];
-    let mut h = vec![0.0; k * d];
-    let mut cst = vec![0.0; k];
+    let kp = k.div_ceil(kernel::TILE) * kernel::TILE;
+    let mut m = vec![0.0; kp * d];
+    let mut h = vec![0.0; kp * d];
+    let mut cst = vec![f64::NEG_INFINITY; kp];
     for c in 0..k {
         let mut a = 0.0;
         let mut log_det = 0.0;
@@ -142,8 +146,8 @@ fn prepare(params: &GmmParams, cov: CovarianceType) -> RmlResult<Prepared> {
             let p = pc * pc;
             let mu = params.means[[c, j]];
             a += mu * mu * p;
-            m[j * k + c] = mu * p;
-            h[j * k + c] = -0.5 * p;
+            m[j * kp + c] = mu * p;
+            h[j * kp + c] = -0.5 * p;
             if cov == CovarianceType::Diag {
                 log_det += pc.ln();
             }
@@ -153,18 +157,18 @@ fn prepare(params: &GmmParams, cov: CovarianceType) -> RmlResult<Prepared> {
         }
         cst[c] = -0.5 * (d as f64 * LN_2PI + a) + log_det + params.weights[c].ln();
     }
-    Ok(Prepared { k, d, m, h, cst })
+    Ok(Prepared { k, kp, d, m, h, cst })
 }
 
 /// Partial sums of one chunk (and, after the reduction, of all rows).
 #[derive(Clone)]
 pub(crate) struct Sums {
     pub lse: f64,
-    /// `nk[c]`
+    /// `nk[c]` (padded stride `kp`)
     pub nk: Vec<f64>,
-    /// `sx[j * k + c] = sum_i r_ic x_ij`
+    /// `sx[j * kp + c] = sum_i r_ic x_ij`
     pub sx: Vec<f64>,
-    /// `sxx[j * k + c] = sum_i r_ic x_ij^2`
+    /// `sxx[j * kp + c] = sum_i r_ic x_ij^2`
     pub sxx: Vec<f64>,
 }
 
@@ -198,12 +202,12 @@ fn em_pass<F: Float>(x: ArrayView2<F>, prep: &Prepared, cancel: &Cancel) -> RmlR
             cancel.check()?;
             let lo = ci * CHUNK_ROWS;
             let hi = (lo + CHUNK_ROWS).min(n);
-            let mut s = Sums::zeros(prep.k, d);
+            let mut s = Sums::zeros(prep.kp, d);
             kernel::accumulate(&xs[lo * d..hi * d], prep, &mut s);
             Ok(s)
         })
         .collect();
-    let mut total = Sums::zeros(prep.k, d);
+    let mut total = Sums::zeros(prep.kp, d);
     for p in partials {
         total.add(&p?);
     }
@@ -235,14 +239,16 @@ fn m_step(
     cfg: &EmConfig,
     dtype: &str,
 ) -> RmlResult<GmmParams> {
-    let nk: Vec<f64> = s.nk.iter().map(|&v| v + 10.0 * eps).collect();
+    // sums are laid out with the padded component stride
+    let kp = s.nk.len();
+    let nk: Vec<f64> = s.nk[..k].iter().map(|&v| v + 10.0 * eps).collect();
     let mut means = Array2::<f64>::zeros((k, d));
     let mut diag = Array2::<f64>::zeros((k, d));
     for c in 0..k {
         for j in 0..d {
-            let mu = s.sx[j * k + c] / nk[c];
+            let mu = s.sx[j * kp + c] / nk[c];
             means[[c, j]] = mu;
-            diag[[c, j]] = s.sxx[j * k + c] / nk[c] - mu * mu + cfg.reg_covar;
+            diag[[c, j]] = s.sxx[j * kp + c] / nk[c] - mu * mu + cfg.reg_covar;
         }
     }
     let cov = match cfg.covariance_type {

@@ -6,7 +6,10 @@ use rayon::prelude::*;
 use rml_core::{Cancel, RmlError, RmlResult};
 
 /// Active clusters scanned per parallel task; below twice this a scan runs on one thread.
-const PAR_ROWS: usize = 1024;
+#[cfg(not(test))]
+const PAR_ROWS: usize = 4096;
+#[cfg(test)]
+const PAR_ROWS: usize = 256;
 
 /// Smallest `(value, id)` lexicographically; `NaN` sorts last (`total_cmp`).
 #[inline]
@@ -45,56 +48,165 @@ fn scan_min(
     }
 }
 
+/// Positions per SIMD block of the Ward scan.
+const WB: usize = 8;
+/// Positions per parallel task of the Ward scan (parallel only above twice this).
+#[cfg(not(test))]
+const WARD_PAR: usize = 8192;
+#[cfg(test)]
+const WARD_PAR: usize = 256; // exercise the parallel path in unit tests
+
+/// Active Ward clusters, stored compactly and feature-major (`cent[j * cap + p]`) so a scan
+/// computes eight distances at a time. Ties are resolved by slot number, not position.
+struct WardSet {
+    d: usize,
+    cap: usize,
+    len: usize,
+    cent: Vec<f64>,
+    size: Vec<f64>,
+    slot: Vec<usize>,
+    pos: Vec<usize>,
+}
+
+impl WardSet {
+    fn new(x: &[f64], n: usize, d: usize) -> RmlResult<Self> {
+        let cap = n + WB; // padding so a block may read past `len`
+        let mut cent = rml_core::size::try_zeroed_vec::<f64>(cap, d, "ward centroids")?;
+        for i in 0..n {
+            for j in 0..d {
+                cent[j * cap + i] = x[i * d + j];
+            }
+        }
+        let mut size = vec![1.0; cap];
+        for v in size[n..].iter_mut() {
+            *v = 1.0;
+        }
+        Ok(WardSet { d, cap, len: n, cent, size, slot: (0..n).collect(), pos: (0..n).collect() })
+    }
+
+    /// Squared Ward distance between positions p and q (same expression as the scan).
+    fn w2(&self, p: usize, q: usize) -> f64 {
+        let mut s = 0.0;
+        for j in 0..self.d {
+            let t = self.cent[j * self.cap + q] - self.cent[j * self.cap + p];
+            s += t * t;
+        }
+        let (np, nq) = (self.size[p], self.size[q]);
+        2.0 * np * nq / (np + nq) * s
+    }
+
+    /// Nearest active cluster to position `px` among positions `lo..hi`: `(w2, slot)`.
+    fn scan(&self, px: usize, lo: usize, hi: usize) -> (f64, usize) {
+        let (d, cap) = (self.d, self.cap);
+        let nx = self.size[px];
+        let mut cx = [0.0f64; 64];
+        let small = d <= 64;
+        if small {
+            for j in 0..d {
+                cx[j] = self.cent[j * cap + px];
+            }
+        }
+        let mut best = (f64::INFINITY, usize::MAX);
+        let mut p0 = lo;
+        while p0 < hi {
+            let m = WB.min(hi - p0);
+            let mut w = [0.0f64; WB];
+            if small {
+                for (j, &xj) in cx[..d].iter().enumerate() {
+                    let cj = &self.cent[j * cap + p0..j * cap + p0 + WB];
+                    for q in 0..WB {
+                        let t = cj[q] - xj;
+                        w[q] += t * t;
+                    }
+                }
+            } else {
+                for j in 0..d {
+                    let xj = self.cent[j * cap + px];
+                    let cj = &self.cent[j * cap + p0..j * cap + p0 + WB];
+                    for q in 0..WB {
+                        let t = cj[q] - xj;
+                        w[q] += t * t;
+                    }
+                }
+            }
+            let sz = &self.size[p0..p0 + WB];
+            for q in 0..WB {
+                w[q] *= 2.0 * nx * sz[q] / (nx + sz[q]);
+            }
+            for (q, &wq) in w[..m].iter().enumerate() {
+                if wq <= best.0 || wq.is_nan() {
+                    let p = p0 + q;
+                    if p != px {
+                        best = better(best, (wq, self.slot[p]));
+                    }
+                }
+            }
+            p0 += WB;
+        }
+        best
+    }
+
+    fn nearest(&self, px: usize) -> (f64, usize) {
+        let init = (f64::INFINITY, usize::MAX);
+        if self.len < 2 * WARD_PAR {
+            self.scan(px, 0, self.len)
+        } else {
+            (0..self.len.div_ceil(WARD_PAR))
+                .into_par_iter()
+                .map(|b| self.scan(px, b * WARD_PAR, ((b + 1) * WARD_PAR).min(self.len)))
+                .reduce(|| init, better)
+        }
+    }
+
+    /// Merge slot `a` into slot `b` (new centroid in `b`), removing `a`.
+    fn merge(&mut self, a: usize, b: usize) {
+        let (d, cap) = (self.d, self.cap);
+        let (pa, pb) = (self.pos[a], self.pos[b]);
+        let (na, nb) = (self.size[pa], self.size[pb]);
+        let tot = na + nb;
+        for j in 0..d {
+            let (ca, cb) = (self.cent[j * cap + pa], self.cent[j * cap + pb]);
+            self.cent[j * cap + pb] = (na * ca + nb * cb) / tot;
+        }
+        self.size[pb] = tot;
+        let last = self.len - 1;
+        if pa != last {
+            for j in 0..d {
+                self.cent[j * cap + pa] = self.cent[j * cap + last];
+            }
+            self.size[pa] = self.size[last];
+            self.slot[pa] = self.slot[last];
+            self.pos[self.slot[pa]] = pa;
+        }
+        self.size[last] = 1.0;
+        self.len -= 1;
+    }
+}
+
 /// Ward linkage by a nearest-neighbour chain over centroids; O(n d) memory.
 ///
 /// Clusters live in "slots" numbered like scipy's: merging slots `x < y` keeps the new
-/// cluster in slot `y`. The active clusters are also kept compactly (swap-remove) so scans
-/// read contiguous memory; ties are resolved by slot number, not position.
+/// cluster in slot `y`.
 pub(crate) fn ward(x: &[f64], n: usize, d: usize, cancel: &Cancel) -> RmlResult<Vec<Merge>> {
-    // Compact active arrays.
-    let mut cent: Vec<f64> = x.to_vec();
-    let mut size: Vec<f64> = vec![1.0; n];
-    let mut slot: Vec<usize> = (0..n).collect();
-    let mut pos: Vec<usize> = (0..n).collect(); // slot -> position
-    let mut len = n;
+    let mut set = WardSet::new(x, n, d)?;
     let mut chain: Vec<usize> = Vec::with_capacity(n);
     let mut merges = Vec::with_capacity(n - 1);
-
-    // Squared Ward distance between positions p and q.
-    let ward2 = |cent: &[f64], size: &[f64], p: usize, q: usize| -> f64 {
-        let (a, b) = (&cent[p * d..p * d + d], &cent[q * d..q * d + d]);
-        let mut s = 0.0;
-        for (u, v) in a.iter().zip(b) {
-            let t = u - v;
-            s += t * t;
-        }
-        let (np, nq) = (size[p], size[q]);
-        2.0 * np * nq / (np + nq) * s
-    };
-
     for _ in 0..n - 1 {
         cancel.check()?;
         if chain.is_empty() {
-            let first = slot[..len].iter().copied().min().ok_or_else(|| {
+            let first = set.slot[..set.len].iter().copied().min().ok_or_else(|| {
                 RmlError::Internal("ward chain: no active cluster".into())
             })?;
             chain.push(first);
         }
         let (xs, ys, cur) = loop {
             let xs = *chain.last().expect("chain is not empty");
-            let px = pos[xs];
+            let px = set.pos[xs];
             let prev = if chain.len() > 1 { Some(chain[chain.len() - 2]) } else { None };
-            let (cent_r, size_r, slot_r) = (&cent, &size, &slot);
-            let best = scan_min(len, |p| {
-                if p == px {
-                    (f64::INFINITY, usize::MAX)
-                } else {
-                    (ward2(cent_r, size_r, px, p), slot_r[p])
-                }
-            });
+            let best = set.nearest(px);
             let (y, cur) = match prev {
                 Some(pv) => {
-                    let dprev = ward2(&cent, &size, px, pos[pv]);
+                    let dprev = set.w2(px, set.pos[pv]);
                     if best.0 < dprev {
                         (best.1, best.0)
                     } else {
@@ -114,25 +226,7 @@ pub(crate) fn ward(x: &[f64], n: usize, d: usize, cancel: &Cancel) -> RmlResult<
         chain.truncate(chain.len() - 2);
         let (a, b) = if xs < ys { (xs, ys) } else { (ys, xs) };
         merges.push(Merge { a, b, dist: cur.sqrt() });
-        // New centroid in slot b, slot a removed.
-        let (pa, pb) = (pos[a], pos[b]);
-        let (na, nb) = (size[pa], size[pb]);
-        let tot = na + nb;
-        for j in 0..d {
-            cent[pb * d + j] = (na * cent[pa * d + j] + nb * cent[pb * d + j]) / tot;
-        }
-        size[pb] = tot;
-        // swap-remove position pa
-        let last = len - 1;
-        if pa != last {
-            for j in 0..d {
-                cent[pa * d + j] = cent[last * d + j];
-            }
-            size[pa] = size[last];
-            slot[pa] = slot[last];
-            pos[slot[pa]] = pa;
-        }
-        len -= 1;
+        set.merge(a, b);
     }
     Ok(merges)
 }

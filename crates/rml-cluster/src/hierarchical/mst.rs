@@ -7,7 +7,10 @@ use rayon::prelude::*;
 use rml_core::{Cancel, RmlResult};
 
 /// Out-of-tree points scanned per parallel task.
-const PAR_ROWS: usize = 1024;
+#[cfg(not(test))]
+const PAR_ROWS: usize = 4096;
+#[cfg(test)]
+const PAR_ROWS: usize = 256;
 
 /// Euclidean distance, summed in index order (bit-identical to scikit-learn's
 /// `DistanceMetric` and scipy's plain loop).
