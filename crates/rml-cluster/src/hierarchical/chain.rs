@@ -231,29 +231,13 @@ pub(crate) fn ward(x: &[f64], n: usize, d: usize, cancel: &Cancel) -> RmlResult<
     Ok(merges)
 }
 
-#[inline]
-fn cidx(n: usize, i: usize, j: usize) -> usize {
-    // i != j
-    let (i, j) = if i < j { (i, j) } else { (j, i) };
-    n * i - i * (i + 1) / 2 + (j - i - 1)
-}
-
-/// Condensed distance matrix (scipy's `pdist` layout) of the input.
-pub(crate) fn condensed(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
+/// Full symmetric distance matrix (`n x n`, both triangles; for precomputed input the upper
+/// triangle is mirrored, as scikit-learn reads only that). Scans then read one contiguous
+/// row; the price is twice the memory of scipy's condensed matrix, which scikit-learn
+/// holds twice anyway (the `pdist` result and `nn_chain`'s working copy).
+pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
     let n = input.n();
-    let m = n
-        .checked_mul(n - 1)
-        .map(|v| v / 2)
-        .ok_or_else(|| RmlError::TooLarge(format!("input too large: {n} samples")))?;
-    let mut out = rml_core::size::try_zeroed_vec::<f64>(m, 1, "condensed distance matrix")?;
-    // Row i of the condensed matrix starts at cidx(n, i, i + 1).
-    let mut rows: Vec<&mut [f64]> = Vec::with_capacity(n);
-    let mut rest: &mut [f64] = &mut out;
-    for i in 0..n {
-        let (head, tail) = rest.split_at_mut(n - 1 - i);
-        rows.push(head);
-        rest = tail;
-    }
+    let mut out = rml_core::size::try_zeroed_vec::<f64>(n, n, "distance matrix")?;
     let norms: Vec<f64> = match input {
         Input::Rows { x, d, metric: RowMetric::Cosine, .. } => x
             .chunks_exact(d)
@@ -261,8 +245,8 @@ pub(crate) fn condensed(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>
             .collect(),
         _ => Vec::new(),
     };
-    let res: Vec<RmlResult<()>> = rows
-        .into_par_iter()
+    let res: Vec<RmlResult<()>> = out
+        .par_chunks_mut(n)
         .enumerate()
         .with_min_len(16)
         .map(|(i, row)| {
@@ -271,11 +255,19 @@ pub(crate) fn condensed(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>
             }
             match input {
                 Input::Precomputed { dist, n } => {
-                    row.copy_from_slice(&dist[i * n + i + 1..(i + 1) * n]);
+                    for (j, o) in row.iter_mut().enumerate() {
+                        *o = if i < j {
+                            dist[i * n + j]
+                        } else if j < i {
+                            dist[j * n + i]
+                        } else {
+                            0.0
+                        };
+                    }
                 }
                 Input::Rows { x, d, metric, .. } => {
                     let a = &x[i * d..(i + 1) * d];
-                    for (o, j) in row.iter_mut().zip(i + 1..n) {
+                    for (j, o) in row.iter_mut().enumerate() {
                         let b = &x[j * d..(j + 1) * d];
                         *o = match metric {
                             RowMetric::Euclidean => super::mst::euclidean(a, b),
@@ -294,7 +286,7 @@ pub(crate) fn condensed(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>
     Ok(out)
 }
 
-/// Complete or average linkage by a nearest-neighbour chain over a condensed matrix, which
+/// Complete or average linkage by a nearest-neighbour chain over the full matrix, which
 /// is overwritten (scipy's `nn_chain` with its Lance–Williams updates).
 pub(crate) fn generic(
     dm: &mut [f64],
@@ -325,12 +317,12 @@ pub(crate) fn generic(
                 if i == x {
                     (f64::INFINITY, usize::MAX)
                 } else {
-                    (dmr[cidx(n, x, i)], i)
+                    (dmr[x * n + i], i)
                 }
             });
             let (y, cur) = match prev {
                 Some(pv) => {
-                    let dprev = dm[cidx(n, x, pv)];
+                    let dprev = dm[x * n + pv];
                     if best.0 < dprev {
                         (best.1, best.0)
                     } else {
@@ -363,9 +355,9 @@ pub(crate) fn generic(
             if i == y {
                 continue;
             }
-            let dxi = dm[cidx(n, i, x)];
-            let dyi = dm[cidx(n, i, y)];
-            dm[cidx(n, i, y)] = match linkage {
+            let dxi = dm[x * n + i];
+            let dyi = dm[y * n + i];
+            let v = match linkage {
                 Linkage::Complete => {
                     if dxi > dyi {
                         dxi
@@ -375,6 +367,8 @@ pub(crate) fn generic(
                 }
                 _ => (nx as f64 * dxi + ny as f64 * dyi) / (nx + ny) as f64,
             };
+            dm[y * n + i] = v;
+            dm[i * n + y] = v;
         }
     }
     Ok(merges)

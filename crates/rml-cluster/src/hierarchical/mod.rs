@@ -4,8 +4,9 @@
 //!   distance of clusters A and B is `sqrt(2 |A| |B| / (|A| + |B|)) * ||c_A - c_B||`, which is
 //!   what scipy's Lance–Williams recurrence (used by scikit-learn) computes, without an
 //!   n x n matrix.
-//! * **complete / average**: nearest-neighbour chain over a condensed distance matrix
-//!   (n (n - 1) / 2 floats, as scipy), with scipy's Lance–Williams updates.
+//! * **complete / average**: nearest-neighbour chain over a full distance matrix (n^2
+//!   floats: scipy's condensed matrix twice, as scikit-learn holds it), with scipy's
+//!   Lance–Williams updates.
 //! * **single**: Prim's minimum spanning tree, distances computed on the fly (O(n) memory) or
 //!   read from a precomputed matrix.
 //!
@@ -150,8 +151,8 @@ pub fn linkage_tree(
         }
         (Linkage::Single, input) => mst::prim(input, cancel)?,
         (l, input) => {
-            let mut cond = chain::condensed(input, cancel)?;
-            chain::generic(&mut cond, n, l, cancel)?
+            let mut dm = chain::square(input, cancel)?;
+            chain::generic(&mut dm, n, l, cancel)?
         }
     };
     Ok(relabel(merges, n, order))
