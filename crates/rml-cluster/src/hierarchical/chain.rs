@@ -27,27 +27,6 @@ fn better(a: (f64, usize), b: (f64, usize)) -> (f64, usize) {
     }
 }
 
-/// Minimum of `f(p)` over positions `0..len` as `(value, id(p))`, parallel over fixed blocks
-/// (the reduction is a lexicographic minimum, so the result does not depend on threads).
-fn scan_min(
-    len: usize,
-    f: impl Fn(usize) -> (f64, usize) + Sync,
-) -> (f64, usize) {
-    let init = (f64::INFINITY, usize::MAX);
-    if len < 2 * PAR_ROWS {
-        (0..len).fold(init, |acc, p| better(acc, f(p)))
-    } else {
-        (0..len.div_ceil(PAR_ROWS))
-            .into_par_iter()
-            .map(|b| {
-                let lo = b * PAR_ROWS;
-                let hi = (lo + PAR_ROWS).min(len);
-                (lo..hi).fold(init, |acc, p| better(acc, f(p)))
-            })
-            .reduce(|| init, better)
-    }
-}
-
 /// Positions per SIMD block of the Ward scan.
 const WB: usize = 8;
 /// Positions per parallel task of the Ward scan (parallel only above twice this).
@@ -288,41 +267,73 @@ pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
 
 /// Complete or average linkage by a nearest-neighbour chain over the full matrix, which
 /// is overwritten (scipy's `nn_chain` with its Lance–Williams updates).
+///
+/// Clusters keep scipy's slot numbers (`ids`, used for ties and output) but live at matrix
+/// positions; whenever half of the positions are dead the matrix is compacted in place, so
+/// rows stay short and column updates touch fewer cache lines (O(n^2) copying in total).
 pub(crate) fn generic(
-    dm: &mut [f64],
+    dm: &mut Vec<f64>,
     n: usize,
     linkage: Linkage,
     cancel: &Cancel,
 ) -> RmlResult<Vec<Merge>> {
-    let mut size: Vec<usize> = vec![1; n];
-    let mut active: Vec<usize> = (0..n).collect(); // compact list of active slots
-    let mut pos: Vec<usize> = (0..n).collect();
-    let mut chain: Vec<usize> = Vec::with_capacity(n);
+    let mut m = n; // matrix dimension
+    let mut size: Vec<usize> = vec![1; n]; // by position; 0 = merged away
+    let mut ids: Vec<usize> = (0..n).collect(); // position -> slot
+    let mut pos: Vec<usize> = (0..n).collect(); // slot -> position
+    let mut n_active = n;
+    let mut chain: Vec<usize> = Vec::with_capacity(n); // slots
     let mut merges = Vec::with_capacity(n - 1);
     for _ in 0..n - 1 {
         cancel.check()?;
+        if n_active * 2 <= m && m > 64 {
+            // Compact: positions of live clusters, in order; in place is safe because every
+            // destination index is at most its source index.
+            let live: Vec<usize> = (0..m).filter(|&p| size[p] > 0).collect();
+            let a = live.len();
+            for (i, &pi) in live.iter().enumerate() {
+                for (j, &pj) in live.iter().enumerate() {
+                    dm[i * a + j] = dm[pi * m + pj];
+                }
+            }
+            dm.truncate(a * a);
+            dm.shrink_to_fit();
+            let new_ids: Vec<usize> = live.iter().map(|&p| ids[p]).collect();
+            let new_size: Vec<usize> = live.iter().map(|&p| size[p]).collect();
+            ids = new_ids;
+            size = new_size;
+            for (p, &sl) in ids.iter().enumerate() {
+                pos[sl] = p;
+            }
+            m = a;
+        }
         if chain.is_empty() {
-            let first = active.iter().copied().min().ok_or_else(|| {
+            let first = (0..m).filter(|&p| size[p] > 0).map(|p| ids[p]).min().ok_or_else(|| {
                 RmlError::Internal("chain: no active cluster".into())
             })?;
             chain.push(first);
         }
         let (x, y, cur) = loop {
             let x = *chain.last().expect("chain is not empty");
+            let px = pos[x];
             let prev = if chain.len() > 1 { Some(chain[chain.len() - 2]) } else { None };
-            let dmr: &[f64] = dm;
-            let act = &active;
-            let best = scan_min(active.len(), |p| {
-                let i = act[p];
-                if i == x {
-                    (f64::INFINITY, usize::MAX)
-                } else {
-                    (dmr[x * n + i], i)
+            let row: &[f64] = &dm[px * m..(px + 1) * m];
+            let (size_r, ids_r) = (&size, &ids);
+            let best = scan_min_range(m, |lo, hi| {
+                let mut best = (f64::INFINITY, usize::MAX);
+                for (p, &v) in row[lo..hi].iter().enumerate() {
+                    if v <= best.0 || v.is_nan() {
+                        let p = lo + p;
+                        if size_r[p] > 0 && p != px {
+                            best = better(best, (v, ids_r[p]));
+                        }
+                    }
                 }
+                best
             });
             let (y, cur) = match prev {
                 Some(pv) => {
-                    let dprev = dm[x * n + pv];
+                    let dprev = row[pos[pv]];
                     if best.0 < dprev {
                         (best.1, best.0)
                     } else {
@@ -342,21 +353,17 @@ pub(crate) fn generic(
         chain.truncate(chain.len() - 2);
         let (x, y) = if x < y { (x, y) } else { (y, x) };
         merges.push(Merge { a: x, b: y, dist: cur });
-        let (nx, ny) = (size[x], size[y]);
-        size[x] = 0;
-        size[y] = nx + ny;
-        // remove x from the active list
-        let px = pos[x];
-        active.swap_remove(px);
-        if px < active.len() {
-            pos[active[px]] = px;
-        }
-        for &i in active.iter() {
-            if i == y {
+        let (px, py) = (pos[x], pos[y]);
+        let (nx, ny) = (size[px], size[py]);
+        size[px] = 0;
+        size[py] = nx + ny;
+        n_active -= 1;
+        for p in 0..m {
+            if size[p] == 0 || p == py {
                 continue;
             }
-            let dxi = dm[x * n + i];
-            let dyi = dm[y * n + i];
+            let dxi = dm[px * m + p];
+            let dyi = dm[py * m + p];
             let v = match linkage {
                 Linkage::Complete => {
                     if dxi > dyi {
@@ -367,9 +374,24 @@ pub(crate) fn generic(
                 }
                 _ => (nx as f64 * dxi + ny as f64 * dyi) / (nx + ny) as f64,
             };
-            dm[y * n + i] = v;
-            dm[i * n + y] = v;
+            dm[py * m + p] = v;
+            dm[p * m + py] = v;
         }
     }
     Ok(merges)
+}
+
+/// Minimum over `0..len` of per-range minima `f(lo, hi)`, parallel over fixed blocks.
+fn scan_min_range(
+    len: usize,
+    f: impl Fn(usize, usize) -> (f64, usize) + Sync,
+) -> (f64, usize) {
+    if len < 2 * PAR_ROWS {
+        f(0, len)
+    } else {
+        (0..len.div_ceil(PAR_ROWS))
+            .into_par_iter()
+            .map(|b| f(b * PAR_ROWS, ((b + 1) * PAR_ROWS).min(len)))
+            .reduce(|| (f64::INFINITY, usize::MAX), better)
+    }
 }
