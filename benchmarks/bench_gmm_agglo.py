@@ -43,8 +43,10 @@ def bench_gmm(quick):
 
     from rml.mixture import GaussianMixture as RmlGM
 
+    from threadpoolctl import threadpool_limits
+
     n, d, k = (50_000, 16, 16) if quick else (500_000, 16, 16)
-    iters = 5 if quick else 10
+    iters = 5
     X = _blobs(n, d, k)
     rng = np.random.RandomState(0)
     means = X[rng.choice(n, k, replace=False)]
@@ -53,19 +55,33 @@ def bench_gmm(quick):
         weights_init=np.full(k, 1.0 / k), means_init=means,
         precisions_init=np.ones((k, d)) / X.var(axis=0),
     )
-    rows = []
-    times = {}
-    for name, cls in (("sklearn", SkGM), ("rml", RmlGM)):
+
+    def per_iter(cls, repeats):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            t = _median_time(lambda: cls(**kw).fit(X), 1 if (name == "sklearn" and not quick) else 3)
-        times[name] = t / (iters + 1)  # iters EM passes + the final E-step
-    rows.append(dict(
-        bench="GaussianMixture diag, per EM iteration", n=n, d=d, k=k,
-        sklearn_ms=1e3 * times["sklearn"], rml_ms=1e3 * times["rml"],
-        ratio=times["sklearn"] / times["rml"],
-    ))
-    return rows
+            # iters EM passes + the final E-step of fit
+            return _median_time(lambda: cls(**kw).fit(X), repeats) / (iters + 1)
+
+    reps = 3 if quick else 1
+    with threadpool_limits(1):
+        sk1 = per_iter(SkGM, reps)
+    sk = per_iter(SkGM, reps)
+    old = os.environ.get("RML_NUM_THREADS")
+    os.environ["RML_NUM_THREADS"] = "1"
+    try:
+        rml1 = per_iter(RmlGM, 3)
+    finally:
+        if old is None:
+            del os.environ["RML_NUM_THREADS"]
+        else:
+            os.environ["RML_NUM_THREADS"] = old
+    rml = per_iter(RmlGM, 3)
+    return [dict(
+        bench="GaussianMixture diag, ms per EM iteration", n=n, d=d, k=k,
+        sklearn_1thread_ms=1e3 * sk1, sklearn_ms=1e3 * sk,
+        rml_1thread_ms=1e3 * rml1, rml_ms=1e3 * rml,
+        ratio=min(sk, sk1) / rml, ratio_1thread=sk1 / rml1,
+    )]
 
 
 # ----------------------------------------------------------------------------- agglo

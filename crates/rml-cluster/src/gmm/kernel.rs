@@ -126,35 +126,59 @@ fn weighted_log_prob<F: Float, M: MulAdd, const RR: usize>(
 /// scikit-learn's log-sum-exp formulation; the argmax (first maximum) is over the first `k`
 /// entries (the rest is padding at -inf).
 #[inline(always)]
-fn normalise<M: MulAdd>(acc: &mut [f64], k: usize) -> (f64, f64, usize) {
-    let mut mx = f64::NEG_INFINITY;
-    let mut arg = 0usize;
-    for (c, &a) in acc[..k].iter().enumerate() {
-        if a > mx {
-            mx = a;
-            arg = c;
+fn normalise<M: MulAdd, const ARG: bool>(acc: &mut [f64], k: usize) -> (f64, f64, usize) {
+    // Maximum over the first k entries: lane-wise over tiles (vectorises), then 8 lanes.
+    // Padding entries are -inf, so the lanes may run over the whole padded row.
+    let mut lanes = [f64::NEG_INFINITY; TILE];
+    let mut nan = false;
+    for tile in acc.chunks_exact(TILE) {
+        for c in 0..TILE {
+            let a = tile[c];
+            nan |= a.is_nan();
+            lanes[c] = if a > lanes[c] { a } else { lanes[c] };
         }
     }
-    if !mx.is_finite() {
+    let mut mx = f64::NEG_INFINITY;
+    for &l in lanes.iter() {
+        if l > mx {
+            mx = l;
+        }
+    }
+    let mut arg = 0usize;
+    if ARG || nan {
+        mx = f64::NEG_INFINITY;
+        for (c, &a) in acc[..k].iter().enumerate() {
+            if a > mx {
+                mx = a;
+                arg = c;
+            }
+        }
+    }
+    if !mx.is_finite() || nan {
         // Every component has -inf (or +inf/NaN) log-probability: mirror numpy's result.
         let lse = if mx == f64::NEG_INFINITY { f64::NEG_INFINITY } else { mx };
         for a in acc.iter_mut() {
             *a = f64::NAN;
         }
-        return (lse, f64::NAN, arg);
+        return (if nan { f64::NAN } else { lse }, f64::NAN, arg);
     }
     // exp in its own loop (no reduction in it, so it vectorises); exactly 1.0 at the maxima.
-    for a in acc.iter_mut() {
-        *a = exp_impl::<M>(*a - mx);
+    let mut m_lanes = [0.0f64; TILE];
+    let mut o_lanes = [0.0f64; TILE];
+    for tile in acc.chunks_exact_mut(TILE) {
+        for c in 0..TILE {
+            let e = exp_impl::<M>(tile[c] - mx);
+            tile[c] = e;
+            let is_max = e == 1.0;
+            m_lanes[c] += if is_max { 1.0 } else { 0.0 };
+            o_lanes[c] += if is_max { 0.0 } else { e };
+        }
     }
     let mut others = 0.0;
     let mut m = 0.0;
-    for &e in acc.iter() {
-        if e == 1.0 {
-            m += 1.0;
-        } else {
-            others += e;
-        }
+    for c in 0..TILE {
+        others += o_lanes[c];
+        m += m_lanes[c];
     }
     let lse = if m == 1.0 { (others).ln_1p() + mx } else { (others / m).ln_1p() + m.ln() + mx };
     (lse, 1.0 / (m + others), arg)
@@ -173,7 +197,7 @@ fn accumulate_block<F: Float, M: MulAdd, const RR: usize>(
     weighted_log_prob::<F, M, RR>(rows, prep, xb, x2b, lp);
     for r in 0..RR {
         let row = &mut lp[r * kp..(r + 1) * kp];
-        let (lse, inv, _) = normalise::<M>(row, k);
+        let (lse, inv, _) = normalise::<M, false>(row, k);
         s.lse += lse;
         for (a, nk) in row.iter_mut().zip(s.nk.iter_mut()) {
             *a *= inv;
@@ -235,7 +259,7 @@ fn estimate_block<F: Float, M: MulAdd, const RR: usize>(
     let mut resp = resp;
     for r in 0..RR {
         let row = &mut lp[r * kp..(r + 1) * kp];
-        let (lse, inv, arg) = normalise::<M>(row, k);
+        let (lse, inv, arg) = normalise::<M, true>(row, k);
         lpn[r] = lse;
         labels[r] = arg as i64;
         if let Some(out) = resp.as_deref_mut() {
