@@ -235,3 +235,18 @@ def test_results_do_not_depend_on_threads():
     for i, (x, y) in enumerate(zip(r1, r2)):
         if i != 8:  # r[8] holds per-iteration wall times
             np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+
+
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_verbose_lines_match_sklearn(verbose, capsys):
+    X = DATASETS["iris"]()
+    kw = dict(n_components=3, covariance_type="diag", random_state=0, verbose=verbose,
+              verbose_interval=2, n_init=2, tol=1e-6)
+    SkGM(**kw).fit(X)
+    sk_lines = capsys.readouterr().out.splitlines()
+    GaussianMixture(**kw).fit(X)
+    rml_lines = capsys.readouterr().out.splitlines()
+    assert len(rml_lines) == len(sk_lines)
+    # same messages, up to the times and the last digits of the lower-bound change
+    strip = lambda s: s.split("\t")[0].split(". time")[0]  # noqa: E731
+    assert [strip(s) for s in rml_lines] == [strip(s) for s in sk_lines]
