@@ -269,7 +269,7 @@ pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
 /// is overwritten (scipy's `nn_chain` with its Lance–Williams updates).
 ///
 /// Clusters keep scipy's slot numbers (`ids`, used for ties and output) but live at matrix
-/// positions; whenever half of the positions are dead the matrix is compacted in place, so
+/// positions; whenever a quarter of the positions are dead the matrix is compacted in place, so
 /// rows stay short and column updates touch fewer cache lines (O(n^2) copying in total).
 pub(crate) fn generic(
     dm: &mut Vec<f64>,
@@ -286,7 +286,7 @@ pub(crate) fn generic(
     let mut merges = Vec::with_capacity(n - 1);
     for _ in 0..n - 1 {
         cancel.check()?;
-        if n_active * 2 <= m && m > 64 {
+        if n_active * 4 <= m * 3 && m > 64 {
             // Compact: positions of live clusters, in order; in place is safe because every
             // destination index is at most its source index.
             let live: Vec<usize> = (0..m).filter(|&p| size[p] > 0).collect();
