@@ -8,7 +8,7 @@ use rml_core::{Cancel, RmlResult};
 
 /// Out-of-tree points scanned per parallel task.
 #[cfg(not(test))]
-const PAR_ROWS: usize = 4096;
+const PAR_ROWS: usize = 2048;
 #[cfg(test)]
 const PAR_ROWS: usize = 256;
 
