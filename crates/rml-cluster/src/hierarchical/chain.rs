@@ -358,13 +358,16 @@ pub(crate) fn generic(
         size[px] = 0;
         size[py] = nx + ny;
         n_active -= 1;
+        // New distances of cluster y: computed from rows x and y (contiguous reads), stored
+        // in row y, then written down column y (one entry per row; parallel over rows when
+        // the matrix is large, since those writes are what the update waits on).
         for p in 0..m {
             if size[p] == 0 || p == py {
                 continue;
             }
             let dxi = dm[px * m + p];
             let dyi = dm[py * m + p];
-            let v = match linkage {
+            dm[py * m + p] = match linkage {
                 Linkage::Complete => {
                     if dxi > dyi {
                         dxi
@@ -374,8 +377,25 @@ pub(crate) fn generic(
                 }
                 _ => (nx as f64 * dxi + ny as f64 * dyi) / (nx + ny) as f64,
             };
-            dm[py * m + p] = v;
-            dm[p * m + py] = v;
+        }
+        let (before, rest) = dm[..m * m].split_at_mut(py * m);
+        let (row_y, after) = rest.split_at_mut(m);
+        let row_y: &[f64] = row_y;
+        let write = |p: usize, row: &mut [f64]| {
+            if size[p] > 0 {
+                row[py] = row_y[p];
+            }
+        };
+        if m >= 2 * PAR_ROWS {
+            before.par_chunks_mut(m).enumerate().with_min_len(256).for_each(|(p, r)| write(p, r));
+            after
+                .par_chunks_mut(m)
+                .enumerate()
+                .with_min_len(256)
+                .for_each(|(q, r)| write(py + 1 + q, r));
+        } else {
+            before.chunks_mut(m).enumerate().for_each(|(p, r)| write(p, r));
+            after.chunks_mut(m).enumerate().for_each(|(q, r)| write(py + 1 + q, r));
         }
     }
     Ok(merges)
