@@ -1,6 +1,8 @@
 # The README's commands live here: one place, no hidden steps.
-#   make bench   set up, build rml (release) and run the main job (the neighbours benchmark)
+#   make bench   set up, build rml (release) and run the main job: the KNN study, rml and
+#                scikit-learn side by side (benchmarks/study.py)
 #   make test    set up, build rml (release) and run the whole test suite (cargo + pytest)
+# Per-family benchmarks: make bench-neighbors, bench-kmeans, bench-dbscan, ... (see below).
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
@@ -8,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 MATURIN := $(VENV)/bin/maturin
 
-.PHONY: setup build build-dev test test-rust test-python bench clean
+.PHONY: setup build build-dev test test-rust test-python bench bench-% clean
 
 # A project-local virtual environment with the runtime, test and benchmark dependencies.
 $(VENV)/.installed: pyproject.toml
@@ -37,7 +39,12 @@ test-python: build
 test: test-rust test-python
 
 bench: build
-	$(PY) benchmarks/bench_neighbors.py
+	$(PY) benchmarks/study.py
+
+# bench-neighbors, bench-kdtree, bench-kmeans, bench-minibatch, bench-dbscan, bench-gmm_agglo,
+# bench-ap_birch, bench-preprocessing, bench-cluster_metrics: one family's benchmark.
+bench-%: build
+	$(PY) benchmarks/bench_$*.py
 
 clean:
 	cargo clean

@@ -192,3 +192,36 @@ class cluster:
     ) -> "tuple[F[t, n], float64[t]]": ...
         # min(closest_dist_sq, squared distances of the candidate rows to every row) and the
         # weighted potential of each candidate (one greedy k-means++ step).
+# rml._rml.cluster: GaussianMixture (diag / spherical) and AgglomerativeClustering
+# (crates/rml-py/src/cluster/gmm.rs, hierarchical.rs; kernels in rml-cluster gmm/, hierarchical/)
+#
+# GMM: X is float32 or float64 (computed in float64); model arrays are float64. For
+# covariance_type "spherical", precisions_chol / covariances are (k, 1). Sums are reduced in
+# fixed row chunks, so results do not depend on n_jobs. Labels are the first maximum.
+# Agglomerative: X float64; metric "precomputed" (n x n, upper triangle read) or
+# "euclidean"/"l2"/"manhattan"/"l1"/"cityblock"/"cosine"; child_order "sorted" (scipy's
+# linkage) or "mst" (scikit-learn's single-linkage MST path). Exactly one of n_clusters /
+# distance_threshold. Ward never builds an n x n matrix.
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    @staticmethod
+    def gmm_em(
+        X: "F[n, d]", weights: "float64[k]", means: "float64[k, d]",
+        precisions_chol: "float64[k, d] | float64[k, 1]", covariance_type: str, tol: float,
+        reg_covar: float, max_iter: int, init_lower_bound: float, n_jobs: int | None = None,
+    ) -> "tuple[float64[k], float64[k, d], float64[k, d|1], float64[k, d|1], int, bool, float, list[float], list[float], int64[n]]": ...
+        # (weights, means, covariances, precisions_chol, n_iter, converged, lower_bound,
+        #  lower_bounds, iter_seconds, labels under the final parameters)
+    @staticmethod
+    def gmm_estimate(
+        X: "F[n, d]", weights: "float64[k]", means: "float64[k, d]",
+        precisions_chol: "float64[k, d] | float64[k, 1]", covariance_type: str,
+        want_resp: bool, n_jobs: int | None = None,
+    ) -> "tuple[float64[n], int64[n], float64[n, k] | None]": ...
+        # (log p(x_i), argmax labels, responsibilities if want_resp)
+    @staticmethod
+    def agglomerative_fit(
+        X: "float64[n, d] | float64[n, n]", linkage: str, metric: str, child_order: str,
+        n_clusters: int | None, distance_threshold: float | None, n_jobs: int | None = None,
+    ) -> "tuple[int64[n - 1, 2], float64[n - 1], int64[n], int]": ...
+        # (children, distances, labels, n_clusters_)

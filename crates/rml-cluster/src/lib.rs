@@ -2,5 +2,7 @@
 
 pub mod affinity;
 pub mod birch;
+pub mod gmm;
+pub mod hierarchical;
 pub mod kmeans;
 pub mod metrics;
