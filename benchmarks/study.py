@@ -133,9 +133,26 @@ def holdout(name, repeats):
         for metric, value in scores(y_te, pred, proba, model.classes_).items():
             row[f"{lib}_{metric}"] = value
     row["identical_predictions"] = int(np.sum(preds["rml"][0] == preds["sklearn"][0]))
-    row["max_abs_proba_diff"] = float(np.max(np.abs(preds["rml"][1] - preds["sklearn"][1])))
+    proba_diff = np.max(np.abs(preds["rml"][1] - preds["sklearn"][1]), axis=1)
+    row["max_abs_proba_diff"] = float(proba_diff.max())
+    row["rows_with_proba_diff"] = int(np.sum(proba_diff > 1e-12))
+    row["all_diffs_are_ties"] = _diffs_are_distance_ties(model, X_tr, X_te, proba_diff > 1e-12)
     row["speedup"] = row["sklearn_predict_s"] / row["rml_predict_s"]
     return row
+
+
+def _diffs_are_distance_ties(model, X_tr, X_te, differing, k=5):
+    """True if every query whose probabilities differ has its k-th and (k+1)-th exact
+    distances equal: more than one correct neighbour set, so either answer is right
+    (rml takes the earlier training row; scikit-learn's sort leaves it unspecified)."""
+    if not differing.any():
+        return True
+    from scipy.spatial.distance import cdist
+
+    pre = model[:-1]
+    D = cdist(pre.transform(X_te)[differing], pre.transform(X_tr))
+    S = np.sort(D, axis=1)[:, k - 1:k + 1]
+    return bool(np.all(np.isclose(S[:, 0], S[:, 1], rtol=1e-12, atol=1e-12)))
 
 
 def cross_validation(name, repeats):
@@ -348,7 +365,11 @@ def main(argv=None):
           "Preprocessing in the rml pipeline: " + ("rml's SimpleImputer and StandardScaler" if RML_PREPROCESSING
                                                    else "scikit-learn's (rml's not built)") + ".\n",
           "## Hold-out (stratified 80/20, random_state=42, k=5)\n",
-          md_table(holdout_rows, ["dataset", "n_test", "identical_predictions", "max_abs_proba_diff",
+          "`rows_with_proba_diff`: queries whose probabilities differ at all; `all_diffs_are_ties`: "
+          "every such query has its 5th and 6th nearest training rows at exactly the same distance, "
+          "so both neighbour sets are correct (rml takes the earlier training row).\n\n",
+          md_table(holdout_rows, ["dataset", "n_test", "identical_predictions", "rows_with_proba_diff",
+                                  "all_diffs_are_ties", "max_abs_proba_diff",
                                   "sklearn_accuracy", "rml_accuracy", "sklearn_recall", "rml_recall",
                                   "sklearn_f1", "rml_f1", "sklearn_roc_auc", "rml_roc_auc",
                                   "sklearn_predict_s", "rml_predict_s", "speedup"],

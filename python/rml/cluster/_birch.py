@@ -3,7 +3,8 @@
 The tree is kept on the estimator as plain numpy arrays (``_cf_tree``) and passed back to the
 native ``birch_fit`` for ``partial_fit``, so pickle, ``clone`` and ``deepcopy`` need no special
 code. The split step calls scikit-learn's own ``euclidean_distances``; the global step is
-scikit-learn's (``AgglomerativeClustering`` for an int ``n_clusters``, as ``sklearn.cluster.Birch``).
+rml's ``AgglomerativeClustering`` for an int ``n_clusters``, as ``sklearn.cluster.Birch`` uses
+scikit-learn's (the two give identical labels; tests/test_agglomerative_parity.py).
 """
 
 import warnings
@@ -18,7 +19,6 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.cluster import AgglomerativeClustering
 from sklearn._config import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import pairwise_distances_argmin
@@ -64,7 +64,7 @@ class Birch(
 
     n_clusters : int, instance of sklearn.cluster model or None, default=3
         The global step over the subcluster centroids: None (none; every subcluster is a
-        cluster), an int (scikit-learn's ``AgglomerativeClustering(n_clusters)``, exactly as
+        cluster), an int (rml's ``AgglomerativeClustering(n_clusters)``, identical to scikit-learn's, as
         scikit-learn's Birch) or a clusterer with ``fit_predict``.
 
     compute_labels : bool, default=True
@@ -254,6 +254,8 @@ class Birch(
 
         not_enough_centroids = False
         if isinstance(clusterer, Integral):
+            from rml.cluster._agglomerative import AgglomerativeClustering
+
             clusterer = AgglomerativeClustering(n_clusters=self.n_clusters)
             if len(centroids) < self.n_clusters:
                 not_enough_centroids = True
