@@ -496,7 +496,7 @@ def test_native_boundary_rejects_mismatched_dtypes():
 def test_huge_and_tiny_values_do_not_crash():
     rng = np.random.RandomState(12)
     X = rng.normal(size=(100, 2))
-    X[:5] *= 1e308
+    X[:5] = rng.uniform(-1, 1, size=(5, 2)) * 1e308
     X[5:10] *= 1e-308
     tree = KDTree(X, leaf_size=3)
     d, i = tree.query(X, k=5)
