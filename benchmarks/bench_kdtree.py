@@ -24,13 +24,17 @@ import time
 import numpy as np
 
 
-def _median_time(fn, repeats):
-    times, out = [], None
+def _timed(fns, repeats):
+    """Median seconds and last output of each function, run round-robin (rml, sklearn,
+    cKDTree, rml, ...) so a change in machine load hits every library alike."""
+    times = {name: [] for name in fns}
+    outs = {}
     for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            outs[name] = fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(t) for name, t in times.items()}, outs
 
 
 def _row(case, op, lib, seconds, ref):
@@ -50,43 +54,55 @@ def _case(name, X, Q, k, radius, repeats):
     from rml.neighbors import KDTree
 
     rows = []
-    t_rml, tree = _median_time(lambda: KDTree(X, leaf_size=40), repeats)
-    t_sk, sk = _median_time(lambda: SkKDTree(X, leaf_size=40), repeats)
-    t_ck, ck = _median_time(lambda: cKDTree(X), repeats)
-    for lib, t in (("rml", t_rml), ("sklearn", t_sk), ("cKDTree", t_ck)):
-        rows.append(_row(name, "build", lib, t, t_rml))
+    libs = ("rml", "sklearn", "cKDTree")
 
-    t_rml, (d, i) = _median_time(lambda: tree.query(Q, k=k), repeats)
-    t_sk, (sd, si) = _median_time(lambda: sk.query(Q, k=k), repeats)
-    t_ck, (cd, ci) = _median_time(lambda: ck.query(Q, k=k, workers=-1), repeats)
-    np.testing.assert_allclose(d, sd, rtol=1e-9)
-    np.testing.assert_allclose(d, cd.reshape(d.shape), rtol=1e-9)
-    for lib, t in (("rml", t_rml), ("sklearn", t_sk), ("cKDTree", t_ck)):
-        rows.append(_row(name, f"query k={k}", lib, t, t_rml))
-    rows.append(_row(name, f"build+query k={k}", "rml", rows[0]["seconds"] + t_rml, rows[0]["seconds"] + t_rml))
-    rows.append(
-        _row(name, f"build+query k={k}", "sklearn", rows[1]["seconds"] + t_sk, rows[0]["seconds"] + t_rml)
+    def add(op, t):
+        for lib in libs:
+            rows.append(_row(name, op, lib, t[lib], t["rml"]))
+
+    tb, trees = _timed(
+        {"rml": lambda: KDTree(X, leaf_size=40), "sklearn": lambda: SkKDTree(X, leaf_size=40), "cKDTree": lambda: cKDTree(X)},
+        repeats,
     )
-    rows.append(
-        _row(name, f"build+query k={k}", "cKDTree", rows[2]["seconds"] + t_ck, rows[0]["seconds"] + t_rml)
+    tree, sk, ck = trees["rml"], trees["sklearn"], trees["cKDTree"]
+    add("build", tb)
+    tq, out = _timed(
+        {
+            "rml": lambda: tree.query(Q, k=k),
+            "sklearn": lambda: sk.query(Q, k=k),
+            "cKDTree": lambda: ck.query(Q, k=k, workers=-1),
+        },
+        repeats,
     )
+    d = out["rml"][0]
+    np.testing.assert_allclose(d, out["sklearn"][0], rtol=1e-9)
+    np.testing.assert_allclose(d, out["cKDTree"][0].reshape(d.shape), rtol=1e-9)
+    add(f"query k={k}", tq)
+    add(f"build+query k={k}", {lib: tb[lib] + tq[lib] for lib in libs})
 
     if radius is not None:
-        t_rml, ind = _median_time(lambda: tree.query_radius(Q, radius), repeats)
-        t_sk, sind = _median_time(lambda: sk.query_radius(Q, radius), repeats)
-        t_ck, cind = _median_time(lambda: ck.query_ball_point(Q, radius, workers=-1), repeats)
-        counts = np.array([len(a) for a in ind])
-        assert np.array_equal(counts, [len(a) for a in sind])
-        assert np.array_equal(counts, [len(a) for a in cind])
-        op = f"query_radius (mean {counts.mean():.1f} nbrs)"
-        for lib, t in (("rml", t_rml), ("sklearn", t_sk), ("cKDTree", t_ck)):
-            rows.append(_row(name, op, lib, t, t_rml))
-        t_rml, c = _median_time(lambda: tree.query_radius(Q, radius, count_only=True), repeats)
-        t_sk, _ = _median_time(lambda: sk.query_radius(Q, radius, count_only=True), repeats)
-        t_ck, cc = _median_time(lambda: ck.query_ball_point(Q, radius, workers=-1, return_length=True), repeats)
-        assert np.array_equal(c, counts) and np.array_equal(cc, counts)
-        for lib, t in (("rml", t_rml), ("sklearn", t_sk), ("cKDTree", t_ck)):
-            rows.append(_row(name, "query_radius count_only", lib, t, t_rml))
+        tr, out = _timed(
+            {
+                "rml": lambda: tree.query_radius(Q, radius),
+                "sklearn": lambda: sk.query_radius(Q, radius),
+                "cKDTree": lambda: ck.query_ball_point(Q, radius, workers=-1),
+            },
+            repeats,
+        )
+        counts = np.array([len(a) for a in out["rml"]])
+        assert np.array_equal(counts, [len(a) for a in out["sklearn"]])
+        assert np.array_equal(counts, [len(a) for a in out["cKDTree"]])
+        add(f"query_radius (mean {counts.mean():.1f} nbrs)", tr)
+        tc, out = _timed(
+            {
+                "rml": lambda: tree.query_radius(Q, radius, count_only=True),
+                "sklearn": lambda: sk.query_radius(Q, radius, count_only=True),
+                "cKDTree": lambda: ck.query_ball_point(Q, radius, workers=-1, return_length=True),
+            },
+            repeats,
+        )
+        assert np.array_equal(out["rml"], counts) and np.array_equal(out["cKDTree"], counts)
+        add("query_radius count_only", tc)
     return rows
 
 

@@ -491,3 +491,17 @@ def test_native_boundary_rejects_mismatched_dtypes():
         X, idx, nd, nb, X[:3], np.full(3, 0.3), "euclidean", 2.0, False, True, False, None
     )
     assert d is None and i.size == 0 and off.shape == (3,)
+
+
+def test_huge_and_tiny_values_do_not_crash():
+    rng = np.random.RandomState(12)
+    X = rng.normal(size=(100, 2))
+    X[:5] = rng.uniform(-1, 1, size=(5, 2)) * 1e308
+    X[5:10] *= 1e-308
+    tree = KDTree(X, leaf_size=3)
+    d, i = tree.query(X, k=5)
+    assert d.shape == (100, 5) and np.array_equal(np.sort(tree.idx_array), np.arange(100))
+    # Rows far from the huge points agree with sklearn.
+    sd, si = SkKDTree(X, leaf_size=3).query(X[10:], k=5)
+    np.testing.assert_allclose(d[10:], sd, rtol=1e-12)
+    tree.query_radius(X, 1.0, return_distance=True, sort_results=True)

@@ -371,3 +371,25 @@ fn select_rows_handles_duplicates_and_sorted_input() {
         }
     }
 }
+
+#[test]
+fn non_finite_and_huge_values_never_panic() {
+    let mut data = random::<f64>(200, 3, 61, None);
+    data[[3, 1]] = f64::NAN;
+    data[[7, 0]] = f64::INFINITY;
+    data[[9, 2]] = f64::NEG_INFINITY;
+    data[[11, 0]] = 1e308;
+    data[[12, 0]] = -1e308;
+    let q = random::<f64>(100, 3, 62, None);
+    for leaf in [1, 4, 40] {
+        let tree = KdTree::build(data.view(), leaf).unwrap();
+        let view = tree.view(data.view()).unwrap();
+        let c = Cancel::new();
+        for metric in METRICS {
+            let res = view.query(q.view(), 10, metric, true, &c).unwrap();
+            assert_eq!(res.indices.dim(), (100, 10));
+            view.query_radius(q.view(), Array1::from(vec![2.0]).view(), metric, true, true, &c).unwrap();
+            view.count_radius(q.view(), Array1::from(vec![f64::INFINITY]).view(), metric, &c).unwrap();
+        }
+    }
+}
