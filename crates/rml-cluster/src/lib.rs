@@ -1,1 +1,4 @@
 //! Clustering algorithms of rml, one module per algorithm, and clustering metrics.
+
+pub mod dbscan;
+pub mod optics;

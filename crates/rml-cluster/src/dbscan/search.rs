@@ -1,0 +1,174 @@
+//! The neighbour queries DBSCAN and OPTICS need, over one fitted index: radius neighbours of
+//! a batch of training rows, the k-th neighbour distance of a batch of training rows, and
+//! distances from one training row to a list of others.
+//!
+//! Every distance is computed exactly (no dot-product expansion), so the neighbour relation
+//! is symmetric: `dist(a, b) == dist(b, a)` bit for bit. DBSCAN's one-pass union-find relies
+//! on that (an edge seen from either end is the same edge).
+//!
+//! Computation is in `f64`: scikit-learn's KD-tree (its `auto` choice in low dimension)
+//! works in float64 even for float32 input, so float32 data is widened (exactly) before the
+//! call and the `eps` boundary falls where scikit-learn's does.
+
+use ndarray::ArrayView2;
+use rayon::prelude::*;
+use rml_core::{ensure, Cancel, RmlResult};
+use rml_distances::{Metric, RadiusResult};
+
+/// One fitted neighbour index over the training rows.
+pub enum Search<'a> {
+    /// Exhaustive search over the rows of `x` (parallel over query rows).
+    Brute { x: ArrayView2<'a, f64>, metric: Metric },
+    /// A dense precomputed distance matrix `d[i, j]`.
+    Precomputed { d: ArrayView2<'a, f64> },
+}
+
+impl<'a> Search<'a> {
+    /// Exhaustive search over the rows of `x` (must be C-contiguous and finite).
+    pub fn brute(x: ArrayView2<'a, f64>, metric: Metric) -> RmlResult<Self> {
+        ensure!(x.is_standard_layout(), "X must be C-contiguous");
+        Ok(Search::Brute { x, metric })
+    }
+
+    /// A square precomputed distance matrix (C-contiguous).
+    pub fn precomputed(d: ArrayView2<'a, f64>) -> RmlResult<Self> {
+        ensure!(d.is_standard_layout(), "the distance matrix must be C-contiguous");
+        ensure!(
+            d.nrows() == d.ncols(),
+            "a precomputed distance matrix must be square, got {} x {}",
+            d.nrows(),
+            d.ncols()
+        );
+        Ok(Search::Precomputed { d })
+    }
+
+    /// Number of training rows.
+    pub fn n_samples(&self) -> usize {
+        match self {
+            Search::Brute { x, .. } => x.nrows(),
+            Search::Precomputed { d } => d.nrows(),
+        }
+    }
+
+    /// Whether `dist(a, b) == dist(b, a)` is guaranteed (false for a user's precomputed
+    /// matrix, which may be asymmetric).
+    pub fn is_symmetric(&self) -> bool {
+        !matches!(self, Search::Precomputed { .. })
+    }
+
+    /// Neighbours within `radius` (inclusive, `dist <= radius` as scikit-learn's
+    /// `radius_neighbors`) of each training row in `rows`, CSR-shaped, in no particular order
+    /// within a row. Distances are returned only when `with_dist`.
+    pub fn radius_rows(
+        &self,
+        rows: &[usize],
+        radius: f64,
+        with_dist: bool,
+        cancel: &Cancel,
+    ) -> RmlResult<RadiusResult<f64>> {
+        cancel.check()?;
+        let per_row: Vec<(Vec<i64>, Vec<f64>)> = match self {
+            Search::Brute { x, metric } => {
+                let r_red = metric.dist_to_rdist(radius);
+                rows.par_iter()
+                    .map(|&i| {
+                        let a = x.row(i);
+                        let a = a.as_slice().expect("C-contiguous");
+                        let mut ind = Vec::new();
+                        let mut dist = Vec::new();
+                        for (j, b) in x.outer_iter().enumerate() {
+                            let r = metric.rdist(a, b.as_slice().expect("C-contiguous"));
+                            if r <= r_red {
+                                ind.push(j as i64);
+                                if with_dist {
+                                    dist.push(metric.rdist_to_dist(r));
+                                }
+                            }
+                        }
+                        (ind, dist)
+                    })
+                    .collect()
+            }
+            Search::Precomputed { d } => rows
+                .par_iter()
+                .map(|&i| {
+                    let mut ind = Vec::new();
+                    let mut dist = Vec::new();
+                    for (j, &v) in d.row(i).iter().enumerate() {
+                        if v <= radius {
+                            ind.push(j as i64);
+                            if with_dist {
+                                dist.push(v);
+                            }
+                        }
+                    }
+                    (ind, dist)
+                })
+                .collect(),
+        };
+        Ok(to_csr(per_row, with_dist))
+    }
+
+    /// Distance from each training row in `rows` to its `k`-th nearest training row, the row
+    /// itself included (so `k = 1` gives 0), as scikit-learn's `kneighbors(X)[0][:, -1]`.
+    pub fn kth_distance_rows(&self, rows: &[usize], k: usize, cancel: &Cancel) -> RmlResult<Vec<f64>> {
+        cancel.check()?;
+        let k = k.max(1);
+        Ok(match self {
+            Search::Brute { x, metric } => rows
+                .par_iter()
+                .map_init(Vec::new, |buf: &mut Vec<f64>, &i| {
+                    let a = x.row(i);
+                    let a = a.as_slice().expect("C-contiguous");
+                    buf.clear();
+                    buf.extend(x.outer_iter().map(|b| metric.rdist(a, b.as_slice().expect("C"))));
+                    let kk = (k - 1).min(buf.len() - 1);
+                    let (_, v, _) = buf.select_nth_unstable_by(kk, |p, q| p.total_cmp(q));
+                    metric.rdist_to_dist(*v)
+                })
+                .collect(),
+            Search::Precomputed { d } => rows
+                .par_iter()
+                .map_init(Vec::new, |buf: &mut Vec<f64>, &i| {
+                    buf.clear();
+                    buf.extend(d.row(i).iter().copied());
+                    let kk = (k - 1).min(buf.len() - 1);
+                    let (_, v, _) = buf.select_nth_unstable_by(kk, |p, q| p.total_cmp(q));
+                    *v
+                })
+                .collect(),
+        })
+    }
+
+    /// True distance from training row `i` to training row `j`.
+    #[inline]
+    pub fn dist(&self, i: usize, j: usize) -> f64 {
+        match self {
+            Search::Brute { x, metric } => {
+                let a = x.row(i);
+                let b = x.row(j);
+                metric.dist(a.as_slice().expect("C"), b.as_slice().expect("C"))
+            }
+            Search::Precomputed { d } => d[[i, j]],
+        }
+    }
+}
+
+/// Concatenate per-row neighbour lists into one CSR result.
+pub(crate) fn to_csr(per_row: Vec<(Vec<i64>, Vec<f64>)>, with_dist: bool) -> RadiusResult<f64> {
+    let total: usize = per_row.iter().map(|(i, _)| i.len()).sum();
+    let mut out = RadiusResult {
+        distances: Vec::with_capacity(if with_dist { total } else { 0 }),
+        indices: Vec::with_capacity(total),
+        offsets: Vec::with_capacity(per_row.len() + 1),
+    };
+    out.offsets.push(0);
+    for (ind, dist) in per_row {
+        out.indices.extend_from_slice(&ind);
+        if with_dist {
+            out.distances.extend_from_slice(&dist);
+        }
+        out.offsets.push(out.indices.len());
+    }
+    out
+}
