@@ -265,4 +265,4 @@ fn fit_ordered(
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
