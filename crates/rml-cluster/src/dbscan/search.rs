@@ -12,7 +12,7 @@
 
 use ndarray::ArrayView2;
 use rayon::prelude::*;
-use rml_core::{ensure, Cancel, RmlResult};
+use rml_core::{ensure, ensure_param, Cancel, RmlError, RmlResult};
 use rml_distances::{Metric, RadiusResult};
 
 /// One fitted neighbour index over the training rows.
@@ -24,6 +24,29 @@ pub enum Search<'a> {
 }
 
 impl<'a> Search<'a> {
+    /// The index scikit-learn's `(metric, p, algorithm, leaf_size)` ask for over `x`.
+    ///
+    /// `metric` is a scikit-learn metric name or `"precomputed"` (then `x` is the square
+    /// distance matrix); `algorithm` is `"auto"`, `"brute"`, `"kd_tree"` or `"ball_tree"`
+    /// (the last served by the KD-tree: same neighbours, exact distances either way).
+    pub fn new(x: ArrayView2<'a, f64>, metric: &str, p: f64, algorithm: &str, leaf_size: usize) -> RmlResult<Self> {
+        ensure_param!(leaf_size >= 1, "leaf_size must be >= 1, got {leaf_size}");
+        ensure_param!(
+            matches!(algorithm, "auto" | "brute" | "kd_tree" | "ball_tree"),
+            "unknown algorithm {algorithm:?}"
+        );
+        if metric == "precomputed" {
+            return Self::precomputed(x);
+        }
+        let metric = Metric::parse(metric, p)?;
+        if matches!(algorithm, "kd_tree" | "ball_tree") && !metric.is_minkowski_family() {
+            return Err(RmlError::InvalidParameter(format!(
+                "Metric '{metric:?}' not valid for algorithm '{algorithm}'"
+            )));
+        }
+        Self::brute(x, metric)
+    }
+
     /// Exhaustive search over the rows of `x` (must be C-contiguous and finite).
     pub fn brute(x: ArrayView2<'a, f64>, metric: Metric) -> RmlResult<Self> {
         ensure!(x.is_standard_layout(), "X must be C-contiguous");
