@@ -158,6 +158,15 @@ class OPTICS(ClusterMixin, BaseEstimator):
                 "min_samples must be no greater than the number of samples (%d). Got %d"
                 % (n_samples, self.min_samples)
             )
+        k = self.min_samples
+        if k <= 1:
+            k = max(2, int(k * n_samples))
+        if k > n_samples:
+            # scikit-learn's kneighbors query (core distances) rejects it this way.
+            raise ValueError(
+                "Expected n_neighbors <= n_samples_fit, but n_neighbors = %d,"
+                " n_samples_fit = %d, n_samples = %d" % (k, n_samples, n_samples)
+            )
         memory = check_memory(self.memory)
         (
             self.ordering_,
