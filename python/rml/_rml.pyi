@@ -49,6 +49,9 @@ class neighbors:
     # KD-tree: the fitted tree is plain arrays owned by Python (DESIGN.md: state lives in
     # Python). idx_array is the permutation of training rows; node_data rows are
     # (idx_start, idx_end, is_leaf); node_bounds[0] / [1] are per-node min / max corners.
+    # The arrays are validated on every query (shapes, index ranges, nested node ranges): a
+    # tampered pickle raises ValueError. KD-tree calls also accept metric="minkowski" with
+    # 0 < p < 1 (as scikit-learn's KDTree does). kdtree_build uses all cores (RML_NUM_THREADS caps).
     @staticmethod
     def kdtree_build(data: "F[n, d]", leaf_size: int) -> "tuple[int64[n], int64[n_nodes, 3], F[2, n_nodes, d]]": ...
     @staticmethod
