@@ -10,7 +10,8 @@
 //! works in float64 even for float32 input, so float32 data is widened (exactly) before the
 //! call and the `eps` boundary falls where scikit-learn's does.
 
-use ndarray::ArrayView2;
+use ndarray::{s, Array1, Array2, ArrayView2};
+use rml_neighbors::{KdTree, KdTreeView};
 use rayon::prelude::*;
 use rml_core::{ensure, ensure_param, Cancel, RmlError, RmlResult};
 use rml_distances::{Metric, RadiusResult};
@@ -21,7 +22,12 @@ pub enum Search<'a> {
     Brute { x: ArrayView2<'a, f64>, metric: Metric },
     /// A dense precomputed distance matrix `d[i, j]`.
     Precomputed { d: ArrayView2<'a, f64> },
+    /// rml-neighbors' KD-tree over the rows of `x` (Minkowski-family metrics).
+    KdTree { x: ArrayView2<'a, f64>, metric: Metric, view: KdTreeView<'a, f64> },
 }
+
+/// Largest dimension for which `algorithm='auto'` picks the KD-tree (scikit-learn's rule).
+pub const AUTO_KD_MAX_FEATURES: usize = 15;
 
 impl<'a> Search<'a> {
     /// The index scikit-learn's `(metric, p, algorithm, leaf_size)` ask for over `x`.
@@ -29,7 +35,16 @@ impl<'a> Search<'a> {
     /// `metric` is a scikit-learn metric name or `"precomputed"` (then `x` is the square
     /// distance matrix); `algorithm` is `"auto"`, `"brute"`, `"kd_tree"` or `"ball_tree"`
     /// (the last served by the KD-tree: same neighbours, exact distances either way).
-    pub fn new(x: ArrayView2<'a, f64>, metric: &str, p: f64, algorithm: &str, leaf_size: usize) -> RmlResult<Self> {
+    ///
+    /// `tree` receives the KD-tree's arrays when one is built (the search borrows them).
+    pub fn new(
+        x: ArrayView2<'a, f64>,
+        metric: &str,
+        p: f64,
+        algorithm: &str,
+        leaf_size: usize,
+        tree: &'a mut Option<KdTree<f64>>,
+    ) -> RmlResult<Self> {
         ensure_param!(leaf_size >= 1, "leaf_size must be >= 1, got {leaf_size}");
         ensure_param!(
             matches!(algorithm, "auto" | "brute" | "kd_tree" | "ball_tree"),
@@ -44,7 +59,44 @@ impl<'a> Search<'a> {
                 "Metric '{metric:?}' not valid for algorithm '{algorithm}'"
             )));
         }
-        Self::brute(x, metric)
+        let use_tree = match algorithm {
+            "kd_tree" | "ball_tree" => true,
+            "brute" => false,
+            _ => metric.is_minkowski_family() && x.ncols() <= AUTO_KD_MAX_FEATURES && x.nrows() > 32,
+        };
+        if use_tree && x.nrows() > 0 {
+            Self::kd_tree(x, metric, leaf_size, tree)
+        } else {
+            Self::brute(x, metric)
+        }
+    }
+
+    /// A KD-tree over the rows of `x`, its arrays stored in `tree`.
+    pub fn kd_tree(
+        x: ArrayView2<'a, f64>,
+        metric: Metric,
+        leaf_size: usize,
+        tree: &'a mut Option<KdTree<f64>>,
+    ) -> RmlResult<Self> {
+        ensure!(x.is_standard_layout(), "X must be C-contiguous");
+        ensure_param!(metric.is_minkowski_family(), "the KD-tree needs a Minkowski-family metric");
+        let t: &'a KdTree<f64> = tree.insert(KdTree::build(x, leaf_size)?);
+        let view = t.view(x)?;
+        Ok(Search::KdTree { x, metric, view })
+    }
+
+    /// Query rows as a matrix: a zero-copy slice when `rows` is a contiguous range.
+    fn query_rows(x: &ArrayView2<'a, f64>, rows: &[usize]) -> QueryRows<'a> {
+        if let (Some(&a), Some(&b)) = (rows.first(), rows.last()) {
+            if b + 1 - a == rows.len() && rows.windows(2).all(|w| w[1] == w[0] + 1) {
+                return QueryRows::View(x.slice_move(s![a..=b, ..]));
+            }
+        }
+        let mut q = Array2::zeros((rows.len(), x.ncols()));
+        for (k, &i) in rows.iter().enumerate() {
+            q.row_mut(k).assign(&x.row(i));
+        }
+        QueryRows::Owned(q)
     }
 
     /// Exhaustive search over the rows of `x` (must be C-contiguous and finite).
@@ -70,6 +122,7 @@ impl<'a> Search<'a> {
         match self {
             Search::Brute { x, .. } => x.nrows(),
             Search::Precomputed { d } => d.nrows(),
+            Search::KdTree { x, .. } => x.nrows(),
         }
     }
 
@@ -91,6 +144,11 @@ impl<'a> Search<'a> {
     ) -> RmlResult<RadiusResult<f64>> {
         cancel.check()?;
         let per_row: Vec<(Vec<i64>, Vec<f64>)> = match self {
+            Search::KdTree { x, metric, view } => {
+                let q = Self::query_rows(x, rows);
+                let r = Array1::from_elem(1, radius);
+                return view.query_radius(q.view(), r.view(), *metric, with_dist, false, cancel);
+            }
             Search::Brute { x, metric } => {
                 let r_red = metric.dist_to_rdist(radius);
                 rows.par_iter()
@@ -138,6 +196,11 @@ impl<'a> Search<'a> {
         cancel.check()?;
         let k = k.max(1);
         Ok(match self {
+            Search::KdTree { x, metric, view } => {
+                let q = Self::query_rows(x, rows);
+                let res = view.query(q.view(), k, *metric, true, cancel)?;
+                res.distances.column(k - 1).to_vec()
+            }
             Search::Brute { x, metric } => rows
                 .par_iter()
                 .map_init(Vec::new, |buf: &mut Vec<f64>, &i| {
@@ -173,6 +236,25 @@ impl<'a> Search<'a> {
                 metric.dist(a.as_slice().expect("C"), b.as_slice().expect("C"))
             }
             Search::Precomputed { d } => d[[i, j]],
+            Search::KdTree { x, metric, .. } => {
+                let a = x.row(i);
+                let b = x.row(j);
+                metric.dist(a.as_slice().expect("C"), b.as_slice().expect("C"))
+            }
+        }
+    }
+}
+
+enum QueryRows<'a> {
+    View(ArrayView2<'a, f64>),
+    Owned(Array2<f64>),
+}
+
+impl QueryRows<'_> {
+    fn view(&self) -> ArrayView2<'_, f64> {
+        match self {
+            QueryRows::View(v) => v.view(),
+            QueryRows::Owned(a) => a.view(),
         }
     }
 }

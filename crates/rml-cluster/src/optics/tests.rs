@@ -6,10 +6,11 @@ use rml_distances::Metric;
 /// scikit-learn's loop verbatim (argmin over unprocessed, O(n^2)).
 fn reference(x: &Array2<f64>, metric: Metric, min_samples: usize, max_eps: f64) -> OpticsGraph {
     let n = x.nrows();
-    let row = |i: usize| x.row(i).to_vec();
+    let rows: Vec<Vec<f64>> = (0..n).map(|i| x.row(i).to_vec()).collect();
+    let row = |i: usize| &rows[i];
     let mut core: Vec<f64> = (0..n)
         .map(|i| {
-            let mut d: Vec<f64> = (0..n).map(|j| metric.dist(&row(i), &row(j))).collect();
+            let mut d: Vec<f64> = (0..n).map(|j| metric.dist(row(i), row(j))).collect();
             d.sort_by(|a, b| a.total_cmp(b));
             d[min_samples - 1]
         })
@@ -37,10 +38,10 @@ fn reference(x: &Array2<f64>, metric: Metric, min_samples: usize, max_eps: f64) 
         ordering.push(p as i64);
         if core[p].is_finite() {
             for v in 0..n {
-                if processed[v] || metric.rdist(&row(p), &row(v)) > r_red {
+                if processed[v] || metric.rdist(row(p), row(v)) > r_red {
                     continue;
                 }
-                let r = around15(metric.dist(&row(p), &row(v)).max(core[p]));
+                let r = around15(metric.dist(row(p), row(v)).max(core[p]));
                 if r < reach[v] {
                     reach[v] = r;
                     pred[v] = p as i64;
@@ -61,6 +62,11 @@ fn ordering_matches_the_reference_loop() {
                 let got = compute_optics_graph(&s, ms, max_eps, &Cancel::new()).unwrap();
                 let want = reference(&x, metric, ms, max_eps);
                 assert_eq!(got, want, "seed {seed} metric {metric:?} ms {ms} max_eps {max_eps}");
+                if metric.is_minkowski_family() {
+                    let mut tree = None;
+                    let kd = Search::kd_tree(x.view(), metric, 4, &mut tree).unwrap();
+                    assert_eq!(compute_optics_graph(&kd, ms, max_eps, &Cancel::new()).unwrap(), want);
+                }
             }
         }
     }

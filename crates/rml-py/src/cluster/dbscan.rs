@@ -29,7 +29,8 @@ fn dbscan<'py>(
     };
     let res = run(py, n_jobs, |cancel| {
         let params = DbscanParams::new(eps, min_samples)?;
-        let search = Search::new(x, metric, p, algorithm, leaf_size)?;
+        let mut tree = None;
+        let search = Search::new(x, metric, p, algorithm, leaf_size, &mut tree)?;
         fit(&search, &params, w, cancel)
     })?;
     Ok((res.labels.into_pyarray(py), res.core_sample_indices.into_pyarray(py)))

@@ -33,7 +33,8 @@ fn optics_graph<'py>(
     let x = X.as_array();
     let g = run(py, n_jobs, |cancel| {
         let k = resolve_min_samples(min_samples, x.nrows())?;
-        let search = Search::new(x, metric, p, algorithm, leaf_size)?;
+        let mut tree = None;
+        let search = Search::new(x, metric, p, algorithm, leaf_size, &mut tree)?;
         compute_optics_graph(&search, k, max_eps, cancel)
     })?;
     Ok((
