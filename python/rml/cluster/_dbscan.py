@@ -7,7 +7,7 @@ from sklearn.utils.validation import validate_data
 
 from rml import _rml
 from rml.utils import as_native_float, n_jobs_arg
-from rml.utils._dbscan import _fit_context, check_precomputed, check_sample_weight, resolve_metric
+from rml.utils._dbscan import _fit_context, check_algorithm, check_precomputed, check_sample_weight, resolve_metric
 
 
 class DBSCAN(ClusterMixin, BaseEstimator):
@@ -124,6 +124,8 @@ class DBSCAN(ClusterMixin, BaseEstimator):
         metric, p = resolve_metric("DBSCAN", self.metric, self.p, self.metric_params)
         if metric == "precomputed":
             check_precomputed(X)
+        else:
+            check_algorithm(self.metric, self.algorithm)
         Xn = as_native_float(X, np.float64)
         labels, core = _rml.cluster.dbscan(
             Xn,

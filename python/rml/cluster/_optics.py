@@ -14,6 +14,7 @@ from rml.utils import as_native_float, n_jobs_arg
 from rml.utils._dbscan import (
     PAIRWISE_BOOLEAN_FUNCTIONS,
     _fit_context,
+    check_algorithm,
     check_precomputed,
     resolve_metric,
 )
@@ -152,6 +153,8 @@ class OPTICS(ClusterMixin, BaseEstimator):
         metric, p = resolve_metric("OPTICS", self.metric, self.p, self.metric_params)
         if metric == "precomputed":
             check_precomputed(X)
+        else:
+            check_algorithm(self.metric, self.algorithm)
         n_samples = X.shape[0]
         if self.min_samples > n_samples:
             raise ValueError(

@@ -16,6 +16,7 @@ __all__ = [
     "check_sample_weight",
     "resolve_metric",
     "check_precomputed",
+    "check_algorithm",
 ]
 
 # Metric names the rml kernels compute (exactly, in float64). Aliases as scikit-learn's.
@@ -77,6 +78,19 @@ def resolve_metric(estimator_name, metric, p, metric_params, default_p=2):
         elif np.isinf(p_eff):
             name = "chebyshev"
     return name, (p_eff if name == "minkowski" else 2.0)
+
+
+def check_algorithm(metric, algorithm):
+    """scikit-learn's error for a metric its tree does not support."""
+    from sklearn.neighbors import VALID_METRICS
+
+    if algorithm in ("kd_tree", "ball_tree") and metric not in VALID_METRICS[algorithm]:
+        raise ValueError(
+            "Metric '%s' not valid. Use "
+            "sorted(sklearn.neighbors.VALID_METRICS['%s']) "
+            "to get valid options. "
+            "Metric can also be a callable function." % (metric, algorithm)
+        )
 
 
 def check_precomputed(X):
