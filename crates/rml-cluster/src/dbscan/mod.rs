@@ -82,13 +82,12 @@ impl MinUnionFind {
         }
         a
     }
+    /// Merge two distinct roots; the smaller index stays root and is returned.
     #[inline]
-    fn union(&mut self, a: u32, b: u32) {
-        let (ra, rb) = (self.find(a), self.find(b));
-        if ra != rb {
-            let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-            self.parent[hi as usize] = lo;
-        }
+    fn link(&mut self, ra: u32, rb: u32) -> u32 {
+        let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
+        self.parent[hi as usize] = lo;
+        lo
     }
 }
 
@@ -149,18 +148,25 @@ pub fn fit(
         }
         let merge = |core: &Vec<bool>, candidate: &mut Vec<bool>, uf: &mut MinUnionFind| {
             for (k, &u) in rows.iter().enumerate() {
-                let cu = core[u];
-                for &v in res.row(k) {
-                    let v = v as usize;
-                    if v >= u {
-                        continue;
+                if core[u] {
+                    // The root of u's set, kept current as sets merge (saves a find per edge).
+                    let mut ru = uf.find(u as u32);
+                    for &v in res.row(k) {
+                        let v = v as usize;
+                        if v >= u {
+                            continue;
+                        }
+                        if core[v] {
+                            let rv = uf.find(v as u32);
+                            if rv != ru {
+                                ru = uf.link(ru, rv);
+                            }
+                        } else {
+                            candidate[v] = true;
+                        }
                     }
-                    match (cu, core[v]) {
-                        (true, true) => uf.union(u as u32, v as u32),
-                        (true, false) => candidate[v] = true,
-                        (false, true) => candidate[u] = true,
-                        (false, false) => {}
-                    }
+                } else if res.row(k).iter().any(|&v| (v as usize) < u && core[v as usize]) {
+                    candidate[u] = true;
                 }
             }
         };
