@@ -226,6 +226,24 @@ impl<'a> Search<'a> {
         })
     }
 
+    /// The metric, unless the distances are precomputed.
+    pub fn metric(&self) -> Option<Metric> {
+        match self {
+            Search::Brute { metric, .. } | Search::KdTree { metric, .. } => Some(*metric),
+            Search::Precomputed { .. } => None,
+        }
+    }
+
+    /// Rows as one row-major slice, their length and the metric (None when precomputed).
+    pub fn points(&self) -> Option<(&[f64], usize, Metric)> {
+        match self {
+            Search::Brute { x, metric } | Search::KdTree { x, metric, .. } => {
+                Some((x.as_slice()?, x.ncols(), *metric))
+            }
+            Search::Precomputed { .. } => None,
+        }
+    }
+
     /// True distance from training row `i` to training row `j`.
     #[inline]
     pub fn dist(&self, i: usize, j: usize) -> f64 {

@@ -168,7 +168,9 @@ pub fn compute_optics_graph(
     let mut unproc: Vec<u32> = if infinite { (0..n as u32).collect() } else { Vec::new() };
     let mut slot: Vec<u32> = if infinite { (0..n as u32).collect() } else { Vec::new() };
     let mut improved: Vec<(u32, f64)> = Vec::new();
-    const PAR_MIN: usize = 4096;
+    // Scan mode: per point, a reduced distance above which it cannot improve (see
+    // `skip_threshold`), so most candidates cost one reduced distance and one compare.
+    let mut thr: Vec<f64> = if infinite { vec![f64::INFINITY; n] } else { Vec::new() };
 
     for step in 0..n {
         if step % 1024 == 0 {
@@ -198,36 +200,16 @@ pub fn compute_optics_graph(
             continue;
         }
         improved.clear();
-        let reach_ro = &reach;
-        let eval = |v: usize, d: f64| -> Option<(u32, f64)> {
-            let r = around15(if d > cp { d } else { cp });
-            if r < reach_ro[v] {
-                Some((v as u32, r))
-            } else {
-                None
-            }
-        };
         if infinite {
-            if unproc.len() >= PAR_MIN {
-                improved.par_extend(
-                    unproc
-                        .par_chunks(1024)
-                        .flat_map_iter(|c| {
-                            c.iter().filter_map(|&v| eval(v as usize, search.dist(point, v as usize)))
-                        }),
-                );
-            } else {
-                improved.extend(
-                    unproc.iter().filter_map(|&v| eval(v as usize, search.dist(point, v as usize))),
-                );
-            }
+            scan_unprocessed(search, point, cp, &unproc, &reach, &thr, &mut improved);
         } else {
             let res = search.radius_rows(&[point], max_eps, true, cancel)?;
             for (&v, &d) in res.indices.iter().zip(&res.distances) {
                 let v = v as usize;
                 if !processed[v] {
-                    if let Some(u) = eval(v, d) {
-                        improved.push(u);
+                    let r = around15(if d > cp { d } else { cp });
+                    if r < reach[v] {
+                        improved.push((v as u32, r));
                     }
                 }
             }
@@ -235,11 +217,92 @@ pub fn compute_optics_graph(
         for &(v, r) in &improved {
             let v = v as usize;
             reach[v] = r;
+            if infinite {
+                thr[v] = skip_threshold(search, r);
+            }
             pred[v] = point as i64;
             heap.decreased(&reach, v);
         }
     }
     Ok(OpticsGraph { ordering, core_distances: core, reachability: reach, predecessor: pred })
+}
+
+/// A reduced distance above which a candidate cannot improve a reachability `reach`:
+/// `around15(max(d, core)) < reach` needs `d < reach + 5e-16 + 3e-16 * d` (the rounding of
+/// `around15`), so `d > reach * (1 + 1e-12) + 1e-12` is a safe skip, and the reduced-distance
+/// form of that bound absorbs the root/power rounding with a wide margin.
+#[inline]
+fn skip_threshold(search: &Search<'_>, reach: f64) -> f64 {
+    let t = reach * (1.0 + 1e-12) + 1e-12;
+    match search.metric() {
+        Some(m) => m.dist_to_rdist(t) * (1.0 + 1e-12),
+        None => t,
+    }
+}
+
+const PAR_MIN: usize = 4096;
+const PAR_CHUNK: usize = 2048;
+
+/// The reachability updates from `point` over every unprocessed point (max_eps = inf).
+fn scan_unprocessed(
+    search: &Search<'_>,
+    point: usize,
+    cp: f64,
+    unproc: &[u32],
+    reach: &[f64],
+    thr: &[f64],
+    out: &mut Vec<(u32, f64)>,
+) {
+    let eval = |v: usize, d: f64| -> Option<(u32, f64)> {
+        let r = around15(if d > cp { d } else { cp });
+        if r < reach[v] {
+            Some((v as u32, r))
+        } else {
+            None
+        }
+    };
+    let run = |c: &[u32], out: &mut Vec<(u32, f64)>| match search.points() {
+        Some((xs, dim, metric)) => {
+            let a = &xs[point * dim..(point + 1) * dim];
+            for &v in c {
+                let v = v as usize;
+                let rd = metric.rdist(a, &xs[v * dim..(v + 1) * dim]);
+                if rd > thr[v] {
+                    continue;
+                }
+                if let Some(u) = eval(v, metric.rdist_to_dist(rd)) {
+                    out.push(u);
+                }
+            }
+        }
+        None => {
+            for &v in c {
+                let v = v as usize;
+                let d = search.dist(point, v);
+                if d > thr[v] {
+                    continue;
+                }
+                if let Some(u) = eval(v, d) {
+                    out.push(u);
+                }
+            }
+        }
+    };
+    if unproc.len() >= PAR_MIN {
+        let parts: Vec<Vec<(u32, f64)>> = unproc
+            .par_chunks(PAR_CHUNK)
+            .map(|c| {
+                let mut o = Vec::new();
+                run(c, &mut o);
+                o
+            })
+            .collect();
+        for p in parts {
+            out.extend_from_slice(&p);
+        }
+    } else {
+        run(unproc, out);
+    }
 }
 
 #[cfg(test)]
