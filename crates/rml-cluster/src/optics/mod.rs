@@ -171,6 +171,14 @@ pub fn compute_optics_graph(
     // Scan mode: per point, a reduced distance above which it cannot improve (see
     // `skip_threshold`), so most candidates cost one reduced distance and one compare.
     let mut thr: Vec<f64> = if infinite { vec![f64::INFINITY; n] } else { Vec::new() };
+    // Scan mode over feature rows: the unprocessed rows and their thresholds, compacted in
+    // slot order, so each step streams through contiguous memory.
+    let dim = search.points().map(|(_, d, _)| d).unwrap_or(0);
+    let mut ucoords: Vec<f64> = match (infinite, search.points()) {
+        (true, Some((xs, _, _))) => xs.to_vec(),
+        _ => Vec::new(),
+    };
+    let mut uthr: Vec<f64> = if ucoords.is_empty() { Vec::new() } else { vec![f64::INFINITY; n] };
 
     for step in 0..n {
         if step % 1024 == 0 {
@@ -189,10 +197,18 @@ pub fn compute_optics_graph(
         ordering.push(point as i64);
         if infinite {
             let s = slot[point] as usize;
-            let last = *unproc.last().expect("non-empty");
+            let last_slot = unproc.len() - 1;
+            let last = unproc[last_slot];
             unproc.swap_remove(s);
             if (last as usize) != point {
                 slot[last as usize] = s as u32;
+            }
+            if !uthr.is_empty() {
+                uthr.swap_remove(s);
+                if s != last_slot {
+                    ucoords.copy_within(last_slot * dim..(last_slot + 1) * dim, s * dim);
+                }
+                ucoords.truncate(last_slot * dim);
             }
         }
         let cp = core[point];
@@ -201,7 +217,13 @@ pub fn compute_optics_graph(
         }
         improved.clear();
         if infinite {
-            scan_unprocessed(search, point, cp, &unproc, &reach, &thr, &mut improved);
+            if uthr.is_empty() {
+                scan_unprocessed(search, point, cp, &unproc, &reach, &thr, &mut improved);
+            } else {
+                let (xs, _, metric) = search.points().expect("feature rows");
+                let a = &xs[point * dim..(point + 1) * dim];
+                scan_compact(a, metric, dim, cp, &unproc, &ucoords, &uthr, &reach, &mut improved);
+            }
         } else {
             let res = search.radius_rows(&[point], max_eps, true, cancel)?;
             for (&v, &d) in res.indices.iter().zip(&res.distances) {
@@ -219,6 +241,9 @@ pub fn compute_optics_graph(
             reach[v] = r;
             if infinite {
                 thr[v] = skip_threshold(search, r);
+                if !uthr.is_empty() {
+                    uthr[slot[v] as usize] = thr[v];
+                }
             }
             pred[v] = point as i64;
             heap.decreased(&reach, v);
@@ -242,6 +267,52 @@ fn skip_threshold(search: &Search<'_>, reach: f64) -> f64 {
 
 const PAR_MIN: usize = 4096;
 const PAR_CHUNK: usize = 2048;
+
+/// [`scan_unprocessed`] over compacted rows: slot `s` holds point `unproc[s]`, its row at
+/// `ucoords[s * dim..]` and its skip threshold at `uthr[s]`.
+#[allow(clippy::too_many_arguments)]
+fn scan_compact(
+    a: &[f64],
+    metric: rml_distances::Metric,
+    dim: usize,
+    cp: f64,
+    unproc: &[u32],
+    ucoords: &[f64],
+    uthr: &[f64],
+    reach: &[f64],
+    out: &mut Vec<(u32, f64)>,
+) {
+    let run = |s0: usize, s1: usize, out: &mut Vec<(u32, f64)>| {
+        for s in s0..s1 {
+            let rd = metric.rdist(a, &ucoords[s * dim..(s + 1) * dim]);
+            if rd > uthr[s] {
+                continue;
+            }
+            let v = unproc[s] as usize;
+            let d = metric.rdist_to_dist(rd);
+            let r = around15(if d > cp { d } else { cp });
+            if r < reach[v] {
+                out.push((v as u32, r));
+            }
+        }
+    };
+    let m = unproc.len();
+    if m >= PAR_MIN {
+        let parts: Vec<Vec<(u32, f64)>> = (0..m.div_ceil(PAR_CHUNK))
+            .into_par_iter()
+            .map(|c| {
+                let mut o = Vec::new();
+                run(c * PAR_CHUNK, ((c + 1) * PAR_CHUNK).min(m), &mut o);
+                o
+            })
+            .collect();
+        for p in parts {
+            out.extend_from_slice(&p);
+        }
+    } else {
+        run(0, m, out);
+    }
+}
 
 /// The reachability updates from `point` over every unprocessed point (max_eps = inf).
 fn scan_unprocessed(
