@@ -225,3 +225,26 @@ class cluster:
         n_clusters: int | None, distance_threshold: float | None, n_jobs: int | None = None,
     ) -> "tuple[int64[n - 1, 2], float64[n - 1], int64[n], int]": ...
         # (children, distances, labels, n_clusters_)
+# rml._rml.cluster: DBSCAN and OPTICS   (crates/rml-py/src/cluster/{dbscan,optics}.rs,
+# kernels in rml_cluster::dbscan / rml_cluster::optics)
+#
+# X is float64 (the Python layer widens float32: scikit-learn's KD-tree computes in float64),
+# C-contiguous; with metric="precomputed" X is the dense square distance matrix. metric/p as
+# for the neighbours functions above, plus "sqeuclidean"; algorithm is "auto" | "brute" |
+# "kd_tree" | "ball_tree" (the last served by the KD-tree). Results equal scikit-learn's
+# (labels numbered the same way) and do not depend on n_jobs.
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    @staticmethod
+    def dbscan(
+        X: "float64[n, d]", eps: float, min_samples: int, metric: str, p: float,
+        algorithm: str, leaf_size: int, sample_weight: "float64[n] | None", n_jobs: int | None,
+    ) -> "tuple[int64[n], int64[n_core]]": ...
+        # (labels with -1 for noise, core_sample_indices ascending)
+    @staticmethod
+    def optics_graph(
+        X: "float64[n, d]", min_samples: float, max_eps: float, metric: str, p: float,
+        algorithm: str, leaf_size: int, n_jobs: int | None,
+    ) -> "tuple[int64[n], float64[n], float64[n], int64[n]]": ...
+        # (ordering, core_distances, reachability, predecessor) as sklearn's
+        # compute_optics_graph; min_samples an int >= 2 or a fraction in (0, 1].

@@ -2,7 +2,9 @@
 
 pub mod affinity;
 pub mod birch;
+pub mod dbscan;
 pub mod gmm;
 pub mod hierarchical;
 pub mod kmeans;
 pub mod metrics;
+pub mod optics;
