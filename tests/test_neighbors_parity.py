@@ -185,11 +185,15 @@ def test_kneighbors_without_X_excludes_self_like_sklearn(algorithm):
     d_ref, i_ref = ref.kneighbors()
     np.testing.assert_allclose(d, d_ref, rtol=1e-12, atol=1e-12)
     rows = np.setdiff1d(np.arange(80), [10, 11, 12, 13])
-    np.testing.assert_array_equal(i[rows], i_ref[rows])
+    # Rows 10-13 are one point: which copy a neighbour list names is a tie, so compare them
+    # as one id (rml names the earliest copy).
+    same = lambda ind: np.where(np.isin(ind, [10, 11, 12, 13]), 10, ind)  # noqa: E731
+    np.testing.assert_array_equal(same(i[rows]), same(i_ref[rows]))
     assert np.all(i != np.arange(80)[:, None])
     g = ours.kneighbors_graph(mode="distance").toarray()
     g_ref = ref.kneighbors_graph(mode="distance").toarray()
-    np.testing.assert_allclose(g[rows], g_ref[rows], atol=1e-12)
+    untied = [r for r in rows if not np.isin(i_ref[r], [10, 11, 12, 13]).any()]
+    np.testing.assert_allclose(g[untied], g_ref[untied], atol=1e-12)
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
