@@ -1,0 +1,5 @@
+"""Clustering estimators with a Rust engine (scikit-learn's ``sklearn.cluster`` API)."""
+
+from ._minibatch_kmeans import MiniBatchKMeans
+
+__all__ = ["MiniBatchKMeans"]
