@@ -43,10 +43,11 @@ def _median_time(fn, repeats):
     return statistics.median(times), out
 
 
-def run(quick=False):
+def run(quick=False, repeats=None, breakdown=True):
     n = 100_000 if quick else 1_000_000
     d, k = 32, 64
-    repeats = 1 if quick else 3
+    if repeats is None:
+        repeats = 1 if quick else 3
     X64, _ = make_blobs(n, n_features=d, centers=k, cluster_std=2.0, random_state=0)
     rows = []
     for dtype in (np.float64, np.float32):
@@ -55,8 +56,11 @@ def run(quick=False):
         results = {}
         for name, cls in [("rml", RmlMBK), *_peers().items()]:
             t, est = _median_time(lambda: cls(**params).fit(X), repeats)
-            t_loop, _ = _median_time(lambda: cls(compute_labels=False, **params).fit(X), repeats)
-            t_pred, _ = _median_time(lambda: est.predict(X), repeats)
+            if breakdown:
+                t_loop, _ = _median_time(lambda: cls(compute_labels=False, **params).fit(X), repeats)
+                t_pred, _ = _median_time(lambda: est.predict(X), repeats)
+            else:
+                t_loop = t_pred = float("nan")
             results[name] = dict(fit_s=t, loop_s=t_loop, predict_s=t_pred,
                                  inertia=float(est.inertia_), n_steps=int(est.n_steps_))
         base = results["rml"]
@@ -91,9 +95,12 @@ def _print(rows):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--repeats", type=int, default=None, help="fits per timing (median)")
+    ap.add_argument("--no-breakdown", action="store_true",
+                    help="skip the compute_labels=False fit and the predict timings")
     ap.add_argument("--json", help="also write the rows to this file")
     args = ap.parse_args()
-    rows = run(args.quick)
+    rows = run(args.quick, args.repeats, not args.no_breakdown)
     _print(rows)
     if args.json:
         with open(args.json, "w") as f:
