@@ -65,3 +65,44 @@ class neighbors:
     ) -> "tuple[F[nnz] | None, int64[nnz], int64[m + 1]]": ...
         # count_only=True returns (None, empty, counts as int64[m]) in the last slot's place:
         # (None, int64[0], int64[m]).
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.cluster: MiniBatchKMeans   (crates/rml-py/src/cluster/minibatch.rs,
+#                                      kernels in rml_cluster::minibatch)
+#
+# F is X's dtype (float32 or float64); every float array of one call has it. Labels are int32
+# (as scikit-learn). mt_key/mt_pos are numpy's RandomState MT19937 state
+# (get_state()[1], get_state()[2]); the functions return the state after their draws, which
+# the caller puts back with set_state. Draws follow numpy's legacy algorithms exactly:
+# choice(n, b, p) == cdf.searchsorted(random_sample(b), side="right"), and
+# choice(n, m, replace=False) == permutation(n)[:m].
+# log entries (verbose): ("init", i, inertia), ("first", step, mean_batch_inertia),
+# ("step", step, mean_batch_inertia, ewa_inertia), ("reassign", n, 0.0),
+# ("converged_centers", step, 0.0), ("converged_no_improvement", step, 0.0).
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    @staticmethod
+    def minibatch_fit(
+        x: "F[n, d]", sample_weight: "F[n]", cdf: "float64[n]", inits: "F[n_init, k, d]",
+        valid_idx: "int64[m]", mt_key: "uint32[624]", mt_pos: int, batch_size: int,
+        n_steps: int, tol: float, max_no_improvement: int | None, reassignment_ratio: float,
+        compute_labels: bool, verbose: bool, n_jobs: int | None = None,
+    ) -> "dict": ...
+        # keys: centers F[k, d], counts F[k], ewa_inertia float | None,
+        # ewa_inertia_min float | None, no_improvement int, n_since_last_reassign int,
+        # n_steps int, best_init int, labels int32[n] | None, inertia float | None,
+        # log list[tuple], mt_key uint32[624], mt_pos int
+    @staticmethod
+    def minibatch_partial_fit(
+        x: "F[n, d]", sample_weight: "F[n]", centers: "F[k, d]", counts: "F[k]",
+        random_reassign: bool, reassignment_ratio: float, compute_labels: bool, verbose: bool,
+        mt_key: "uint32[624]", mt_pos: int, n_jobs: int | None = None,
+    ) -> "dict": ...
+        # keys: centers, counts, labels int32[n] | None, inertia float | None, log, mt_key, mt_pos
+    @staticmethod
+    def minibatch_labels_inertia(
+        x: "F[n, d]", sample_weight: "F[n] | None", centers: "F[k, d]", return_inertia: bool,
+        n_jobs: int | None = None,
+    ) -> "tuple[int32[n], float | None]": ...
+    @staticmethod
+    def minibatch_transform(x: "F[n, d]", centers: "F[k, d]", n_jobs: int | None = None) -> "F[n, k]": ...
