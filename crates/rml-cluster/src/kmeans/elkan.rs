@@ -1,0 +1,278 @@
+//! Elkan's K-means loop with triangle-inequality bounds: scikit-learn's
+//! `_kmeans_single_elkan`, `init_bounds_dense` and `elkan_iter_chunked_dense`, step for step.
+//!
+//! Memory: one upper bound per sample and `k` lower bounds per sample (`n k` values of the
+//! input dtype, as scikit-learn). Elkan computes exact distances (no GEMM), so it wins when
+//! the bounds prune most distance computations (few, well separated clusters).
+
+use super::{
+    finish_centers, for_blocks_ordered, numpy_pairwise_sum, sq_dist_unrolled, CenterSums,
+    KMeansRun, BLOCK_ROWS,
+};
+use crate::kmeans::lloyd::py_float;
+use ndarray::{Array2, ArrayView1, ArrayView2};
+use rayon::prelude::*;
+use rml_core::{ensure, ensure_param, Cancel, Float, RmlResult};
+
+#[inline(always)]
+fn dist<F: Float>(a: &[F], b: &[F]) -> F {
+    sq_dist_unrolled(a, b).sqrt()
+}
+
+/// `euclidean_distances(centers) / 2` as scikit-learn computes it (`||a||² - 2 a·b + ||b||²`,
+/// clipped at 0, zero diagonal, square root; float32 upcast to float64 first), and the
+/// distance of every centre to its nearest other centre (`np.partition(..., kth=1)[1]`).
+pub fn center_half_distances<F: Float>(centers: ArrayView2<F>) -> (Array2<F>, Vec<F>) {
+    let k = centers.nrows();
+    let c: Array2<f64> = centers.mapv(|v| v.as_f64());
+    let norms: Vec<f64> = c.rows().into_iter().map(|r| r.iter().map(|v| v * v).sum()).collect();
+    let mut half = Array2::<F>::zeros((k, k));
+    for i in 0..k {
+        for j in 0..k {
+            if i == j {
+                continue;
+            }
+            let dot: f64 = c.row(i).iter().zip(c.row(j)).map(|(a, b)| a * b).sum();
+            let d2 = (-2.0 * dot + norms[i]) + norms[j];
+            let dd = F::from_f64(d2.max(0.0).sqrt());
+            half[[i, j]] = dd / F::from_f64(2.0);
+        }
+    }
+    let mut next = vec![F::zero(); k];
+    if k >= 2 {
+        for j in 0..k {
+            let mut col: Vec<F> = (0..k).map(|i| half[[i, j]]).collect();
+            col.select_nth_unstable_by(1, |a, b| a.as_f64().total_cmp(&b.as_f64()));
+            next[j] = col[1];
+        }
+    } else if k == 1 {
+        next[0] = half[[0, 0]];
+    }
+    (half, next)
+}
+
+struct Bounds<F> {
+    labels: Vec<i32>,
+    upper: Vec<F>,
+    lower: Vec<F>,
+}
+
+fn init_bounds<F: Float>(
+    xs: &[F],
+    d: usize,
+    centers: &[F],
+    k: usize,
+    half: &Array2<F>,
+    b: &mut Bounds<F>,
+) {
+    let hs = half.as_slice().expect("standard layout");
+    b.labels
+        .par_iter_mut()
+        .zip(b.upper.par_iter_mut())
+        .zip(b.lower.par_chunks_mut(k))
+        .enumerate()
+        .for_each(|(i, ((lab, up), low))| {
+            let x = &xs[i * d..(i + 1) * d];
+            let mut best = 0usize;
+            let mut min_dist = dist(x, &centers[..d]);
+            low[0] = min_dist;
+            for j in 1..k {
+                if min_dist > hs[best * k + j] {
+                    let dd = dist(x, &centers[j * d..(j + 1) * d]);
+                    low[j] = dd;
+                    if dd < min_dist {
+                        min_dist = dd;
+                        best = j;
+                    }
+                }
+            }
+            *lab = best as i32;
+            *up = min_dist;
+        });
+}
+
+/// One Elkan pass (E-step with bounds) and, if `update`, the weighted sums.
+#[allow(clippy::too_many_arguments)]
+fn elkan_pass<F: Float>(
+    xs: &[F],
+    sw: &[F],
+    d: usize,
+    centers: &[F],
+    k: usize,
+    half: &Array2<F>,
+    next: &[F],
+    b: &mut Bounds<F>,
+    update: bool,
+    cancel: &Cancel,
+) -> RmlResult<Option<CenterSums>> {
+    let hs = half.as_slice().expect("standard layout");
+    let mut total = if update { Some(CenterSums::zeros(k, d)?) } else { None };
+    let items: Vec<(usize, (&mut [i32], (&mut [F], &mut [F])))> = b
+        .labels
+        .chunks_mut(BLOCK_ROWS)
+        .zip(b.upper.chunks_mut(BLOCK_ROWS).zip(b.lower.chunks_mut(BLOCK_ROWS * k)))
+        .enumerate()
+        .map(|(bi, t)| (bi * BLOCK_ROWS, t))
+        .collect();
+    for_blocks_ordered(
+        items,
+        cancel,
+        |(start, (labels, (upper, lower)))| -> RmlResult<Option<CenterSums>> {
+            let mut sums = if update { Some(CenterSums::zeros(k, d)?) } else { None };
+            for r in 0..labels.len() {
+                let i = start + r;
+                let x = &xs[i * d..(i + 1) * d];
+                let low = &mut lower[r * k..(r + 1) * k];
+                let mut ub = upper[r];
+                let mut tight = false;
+                let mut label = labels[r] as usize;
+                if !(next[label] >= ub) {
+                    for j in 0..k {
+                        if j != label && ub > low[j] && ub > hs[label * k + j] {
+                            if !tight {
+                                ub = dist(x, &centers[label * d..(label + 1) * d]);
+                                low[label] = ub;
+                                tight = true;
+                            }
+                            if ub > low[j] || ub > hs[label * k + j] {
+                                let dd = dist(x, &centers[j * d..(j + 1) * d]);
+                                low[j] = dd;
+                                if dd < ub {
+                                    label = j;
+                                    ub = dd;
+                                }
+                            }
+                        }
+                    }
+                    labels[r] = label as i32;
+                    upper[r] = ub;
+                }
+                if let Some(s) = sums.as_mut() {
+                    s.push(label, x, sw[i]);
+                }
+            }
+            Ok(sums)
+        },
+        |s| {
+            if let (Some(t), Some(s)) = (total.as_mut(), s.as_ref()) {
+                t.add(s);
+            }
+        },
+    )?;
+    Ok(total)
+}
+
+/// One run of Elkan's algorithm from `centers_init`; same stopping rules, final E-step and
+/// inertia as [`super::kmeans_single_lloyd`]. Needs `k >= 2` (scikit-learn switches to Lloyd
+/// for one cluster, with a warning; the Python layer does that).
+pub fn kmeans_single_elkan<F: Float>(
+    x: ArrayView2<F>,
+    sample_weight: ArrayView1<F>,
+    centers_init: ArrayView2<F>,
+    max_iter: usize,
+    tol: f64,
+    verbose: bool,
+    cancel: &Cancel,
+) -> RmlResult<KMeansRun<F>> {
+    ensure_param!(max_iter >= 1, "max_iter must be >= 1, got {max_iter}");
+    ensure_param!(tol >= 0.0 && tol.is_finite(), "tol must be a finite number >= 0");
+    let (n, d) = x.dim();
+    let k = centers_init.nrows();
+    ensure!(centers_init.ncols() == d, "centers and X have different numbers of features");
+    ensure!(sample_weight.len() == n, "sample_weight has the wrong length");
+    ensure!(k >= 1, "at least one centre is required");
+    let lower = rml_core::size::try_zeroed_vec::<F>(n, k, "Elkan lower bounds")?;
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let sw = sample_weight.to_vec();
+    let tol_f = F::from_f64(tol);
+    let mut centers = centers_init.as_standard_layout().to_owned();
+    let (mut half, mut next) = center_half_distances(centers.view());
+    let mut b = Bounds { labels: vec![-1; n], upper: vec![F::zero(); n], lower };
+    init_bounds(xs, d, centers.as_slice().expect("owned"), k, &half, &mut b);
+    let mut labels_old = vec![-1i32; n];
+    let mut strict = false;
+    let mut log = Vec::new();
+    let mut it = 0;
+    for i in 0..max_iter {
+        it = i;
+        cancel.check()?;
+        let sums = elkan_pass(
+            xs,
+            &sw,
+            d,
+            centers.as_slice().expect("owned"),
+            k,
+            &half,
+            &next,
+            &mut b,
+            true,
+            cancel,
+        )?
+        .expect("update pass returns sums");
+        let (centers_new, _w, shift) =
+            finish_centers(x.view(), sample_weight, centers.view(), &b.labels, sums)?;
+        // Bounds follow the centres.
+        {
+            let shift = &shift;
+            b.upper
+                .par_iter_mut()
+                .zip(b.labels.par_iter())
+                .zip(b.lower.par_chunks_mut(k))
+                .for_each(|((up, &l), low)| {
+                    *up = *up + shift[l as usize];
+                    for (lj, &sj) in low.iter_mut().zip(shift.iter()) {
+                        *lj = *lj - sj;
+                        if *lj < F::zero() {
+                            *lj = F::zero();
+                        }
+                    }
+                });
+        }
+        let (h, nx) = center_half_distances(centers_new.view());
+        half = h;
+        next = nx;
+        if verbose {
+            let inertia =
+                super::inertia(x.view(), sample_weight, centers.view(), &b.labels, None, cancel)?;
+            log.push(format!("Iteration {i}, inertia {}", py_float(inertia, F::DTYPE)));
+        }
+        centers = centers_new;
+        if b.labels == labels_old {
+            if verbose {
+                log.push(format!("Converged at iteration {i}: strict convergence."));
+            }
+            strict = true;
+            break;
+        }
+        let sq: Vec<F> = shift.iter().map(|&s| s * s).collect();
+        let tot = numpy_pairwise_sum(&sq);
+        if tot <= tol_f {
+            if verbose {
+                log.push(format!(
+                    "Converged at iteration {i}: center shift {} within tolerance {}.",
+                    py_float(tot.as_f64(), F::DTYPE),
+                    py_float(tol, F::DTYPE)
+                ));
+            }
+            break;
+        }
+        labels_old.copy_from_slice(&b.labels);
+    }
+    if !strict {
+        elkan_pass(
+            xs,
+            &sw,
+            d,
+            centers.as_slice().expect("owned"),
+            k,
+            &half,
+            &next,
+            &mut b,
+            false,
+            cancel,
+        )?;
+    }
+    let inertia = super::inertia(x.view(), sample_weight, centers.view(), &b.labels, None, cancel)?;
+    Ok(KMeansRun { centers, labels: b.labels, inertia, n_iter: it + 1, log })
+}
