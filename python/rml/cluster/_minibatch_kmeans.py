@@ -15,13 +15,13 @@ from sklearn.utils.extmath import row_norms
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from rml import _rml
+from rml.cluster._kmeans import _kmeans_plusplus
 from rml.utils._minibatch import (
     Interval,
     StrOptions,
     check_sample_weight,
     fit_context,
     is_arraylike_not_scalar,
-    sklearn_kmeans_plusplus,
 )
 from rml.utils._validation import as_native_float
 
@@ -280,7 +280,7 @@ class MiniBatchKMeans(
             sample_weight = sample_weight[init_indices]
 
         if isinstance(init, str) and init == "k-means++":
-            centers = sklearn_kmeans_plusplus(
+            centers, _ = _kmeans_plusplus(
                 X,
                 n_clusters,
                 x_squared_norms=row_norms(X, squared=True),

@@ -1,45 +1,23 @@
-//! Nearest-centre assignment for MiniBatchKMeans: labels by the GEMM trick
+//! Nearest-centre assignment of one mini-batch: labels by the GEMM trick
 //! (`argmin_j ||c_j||^2 - 2 x.c_j`, scikit-learn's `lloyd_iter_chunked_dense` with
 //! `update_centers=False`), inertia from exact squared differences (its `_inertia_dense`).
 //!
-//! Work is split into fixed 256-row chunks (scikit-learn's `CHUNK_SIZE`) run in parallel;
+//! Passes over all the data (final labels, predict, score, transform) use the shared k-means
+//! kernels ([`crate::kmeans::lloyd_pass`]), whose parallel unit is a 4096-row block. A
+//! mini-batch (1024 rows by default) would be a single block there, so this batch-sized
+//! variant splits it into 256-row chunks (scikit-learn's `CHUNK_SIZE`) run in parallel;
 //! per-chunk inertia partial sums are added in chunk order in `f64`, so the result does not
 //! depend on the number of threads.
-//!
-//! These are private to MiniBatchKMeans for now; they are shaped like the shared k-means
-//! kernels so they can be swapped for them once those land.
 
 use ndarray::linalg::general_mat_mul;
 use ndarray::{Array2, ArrayView1, ArrayView2, ArrayViewMut1, Axis};
 use rayon::prelude::*;
+use crate::kmeans::{row_sq_norms, sq_dist_unrolled};
 use rml_core::{size, Cancel, Float, RmlResult};
 
 /// Rows per chunk of the assignment (scikit-learn's `CHUNK_SIZE`).
 pub const CHUNK: usize = 256;
 
-/// Squared row norms of the centres, in `T` (as `row_norms(centers, squared=True)`).
-pub fn squared_norms<T: Float>(c: ArrayView2<T>) -> Vec<T> {
-    c.rows().into_iter().map(|r| r.iter().fold(T::zero(), |a, &v| a + v * v)).collect()
-}
-
-/// scikit-learn's `_euclidean_dense_dense(a, b, squared=True)`: four-way unrolled sum in `T`,
-/// same order of operations.
-#[inline]
-pub fn sq_dist_unrolled<T: Float>(a: &[T], b: &[T]) -> T {
-    let d = a.len().min(b.len());
-    let n4 = d / 4;
-    let mut r = T::zero();
-    for q in 0..n4 {
-        let i = 4 * q;
-        let (d0, d1, d2, d3) = (a[i] - b[i], a[i + 1] - b[i + 1], a[i + 2] - b[i + 2], a[i + 3] - b[i + 3]);
-        r = r + (d0 * d0 + d1 * d1 + d2 * d2 + d3 * d3);
-    }
-    for i in 4 * n4..d {
-        let t = a[i] - b[i];
-        r = r + t * t;
-    }
-    r
-}
 
 /// Labels of one chunk of rows; `dist` is a scratch buffer of at least `rows x k`.
 fn assign_chunk<T: Float>(
@@ -89,7 +67,7 @@ pub fn labels_inertia_into<T: Float>(
     if n == 0 {
         return Ok(0.0);
     }
-    let c_norms = squared_norms(centers);
+    let c_norms = row_sq_norms(centers);
     size::checked_elems(CHUNK, k, "the distance chunk")?;
     let labels = labels.as_slice_mut().ok_or_else(|| {
         rml_core::RmlError::Internal("labels buffer is not contiguous".into())
@@ -139,39 +117,6 @@ pub fn labels_inertia_into<T: Float>(
     Ok(total)
 }
 
-/// Euclidean distance of every row of `x` to every centre (`transform`), `n x k`, in `T`.
-/// Each distance is `sqrt` of the exact sum of squared differences accumulated in `f64`.
-pub fn distances<T: Float>(x: ArrayView2<T>, centers: ArrayView2<T>, cancel: &Cancel) -> RmlResult<Array2<T>> {
-    let n = x.nrows();
-    let k = centers.nrows();
-    let buf = size::try_zeroed_vec::<T>(n, k, "the distance matrix")?;
-    let mut out = Array2::from_shape_vec((n, k), buf)
-        .map_err(|e| rml_core::RmlError::Internal(e.to_string()))?;
-    out.axis_chunks_iter_mut(Axis(0), CHUNK)
-        .into_par_iter()
-        .enumerate()
-        .try_for_each(|(ci, mut block)| -> RmlResult<()> {
-            cancel.check()?;
-            for (i, mut orow) in block.rows_mut().into_iter().enumerate() {
-                let xr = x.row(ci * CHUNK + i);
-                for (j, o) in orow.iter_mut().enumerate() {
-                    let c = centers.row(j);
-                    let s: f64 = xr
-                        .iter()
-                        .zip(c.iter())
-                        .map(|(&a, &b)| {
-                            let t = a.as_f64() - b.as_f64();
-                            t * t
-                        })
-                        .sum();
-                    *o = T::from_f64(s.sqrt());
-                }
-            }
-            Ok(())
-        })?;
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,13 +162,5 @@ mod tests {
             want += best * w[i];
         }
         assert!((a - want).abs() < 1e-9 * want);
-    }
-
-    #[test]
-    fn transform_distances() {
-        let x = array![[0.0f32, 0.0], [3.0, 4.0]];
-        let c = array![[0.0f32, 0.0], [3.0, 0.0]];
-        let d = distances(x.view(), c.view(), &Cancel::new()).unwrap();
-        assert_eq!(d, array![[0.0f32, 3.0], [5.0, 4.0]]);
     }
 }

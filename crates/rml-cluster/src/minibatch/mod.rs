@@ -13,6 +13,7 @@
 pub mod assign;
 pub mod rng;
 
+use crate::kmeans;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, Axis};
 use rml_core::{ensure, ensure_param, size, Cancel, Float, RmlError, RmlResult};
 
@@ -264,10 +265,9 @@ pub fn fit<T: Float>(
     }
     let xv = x.select(Axis(0), &valid);
     let wv = sample_weight.select(Axis(0), &valid);
-    let mut lab_v = Array1::<i32>::zeros(valid.len());
     let mut best: Option<(usize, f64)> = None;
     for (idx, init) in inits.outer_iter().enumerate() {
-        let inertia = assign::labels_inertia_into(xv.view(), Some(wv.view()), init, lab_v.view_mut(), true, true, cancel)?;
+        let (_, inertia) = kmeans::assign_labels(xv.view(), wv.view(), init, cancel)?;
         if params.verbose {
             log.push(LogEvent::InitInertia { index: idx, inertia });
         }
@@ -371,17 +371,8 @@ pub fn fit<T: Float>(
     }
 
     let (labels, inertia) = if params.compute_labels {
-        let mut labels = Array1::<i32>::from_vec(size::try_zeroed_vec::<i32>(n, 1, "labels")?);
-        let inertia = assign::labels_inertia_into(
-            x,
-            Some(sample_weight),
-            centers.view(),
-            labels.view_mut(),
-            true,
-            true,
-            cancel,
-        )?;
-        (Some(labels), Some(inertia))
+        let (labels, inertia) = kmeans::assign_labels(x, sample_weight, centers.view(), cancel)?;
+        (Some(Array1::from_vec(labels)), Some(inertia))
     } else {
         (None, None)
     };
@@ -445,9 +436,8 @@ pub fn partial_fit<T: Float>(
         cancel,
     )?;
     let (labels, inertia) = if compute_labels {
-        let inertia =
-            assign::labels_inertia_into(x, Some(sample_weight), centers.view(), labels.view_mut(), true, true, cancel)?;
-        (Some(labels), Some(inertia))
+        let (labels, inertia) = kmeans::assign_labels(x, sample_weight, centers.view(), cancel)?;
+        (Some(Array1::from_vec(labels)), Some(inertia))
     } else {
         (None, None)
     };
@@ -455,7 +445,7 @@ pub fn partial_fit<T: Float>(
 }
 
 /// Nearest centre of every row (first centre on ties) and, if `want_inertia`, the weighted
-/// inertia; for `predict` and `score`.
+/// inertia (weights default to 1); for `predict` and `score`. Runs the shared k-means pass.
 pub fn labels_inertia<T: Float>(
     x: ArrayView2<T>,
     sample_weight: Option<ArrayView1<T>>,
@@ -466,20 +456,25 @@ pub fn labels_inertia<T: Float>(
     let (n, d) = x.dim();
     let (k, dc) = centers.dim();
     ensure!(k >= 1 && dc == d, "centres have shape ({k}, {dc}), X has {d} features");
-    if let Some(w) = &sample_weight {
-        ensure!(w.len() == n, "sample_weight has {} entries, X has {n} rows", w.len());
-    }
-    let mut labels = Array1::<i32>::from_vec(size::try_zeroed_vec::<i32>(n, 1, "labels")?);
-    let inertia = assign::labels_inertia_into(x, sample_weight, centers, labels.view_mut(), want_inertia, true, cancel)?;
-    Ok((labels, inertia))
+    let ones;
+    let sw = match sample_weight {
+        Some(w) => w,
+        None => {
+            ones = Array1::<T>::from_vec(size::try_zeroed_vec::<T>(n, 1, "sample weights")?).mapv(|_| T::one());
+            ones.view()
+        }
+    };
+    let mut labels = size::try_zeroed_vec::<i32>(n, 1, "labels")?;
+    let (_, inertia) = kmeans::lloyd_pass(x, sw, centers, &mut labels, false, want_inertia, cancel)?;
+    Ok((Array1::from_vec(labels), inertia))
 }
 
-/// Euclidean distances of every row to every centre (`transform`).
+/// Euclidean distances of every row to every centre (`transform`; the shared k-means kernel).
 pub fn transform<T: Float>(x: ArrayView2<T>, centers: ArrayView2<T>, cancel: &Cancel) -> RmlResult<Array2<T>> {
     let d = x.ncols();
     let (k, dc) = centers.dim();
     ensure!(k >= 1 && dc == d, "centres have shape ({k}, {dc}), X has {d} features");
-    assign::distances(x, centers, cancel)
+    kmeans::transform(x, centers, cancel)
 }
 
 #[cfg(test)]
