@@ -216,10 +216,13 @@ def test_integer_weights_equal_repeated_rows():
 
 
 def test_threads_do_not_change_results(monkeypatch):
+    from rml import _rml
+
     X = DATASETS["bank_churn"]
     fits = []
     for threads in ("1", "2"):
         monkeypatch.setenv("RML_NUM_THREADS", threads)
+        assert _rml.pool_thread_count() == min(int(threads), os.cpu_count())
         m = MiniBatchKMeans(8, random_state=0, batch_size=2048).fit(X)
         fits.append((m.cluster_centers_, m.labels_, m.inertia_, m.transform(X[:100]), m.score(X)))
     for u, v in zip(*fits):
@@ -306,3 +309,46 @@ def test_predict_errors():
 
     with pytest.raises(TypeError, match="dense data is required"):
         MiniBatchKMeans(3).fit(sp.csr_matrix(X))
+
+
+def test_layouts_give_identical_results(tmp_path):
+    X = DATASETS["country"]
+    ref = MiniBatchKMeans(3, random_state=0, batch_size=50).fit(X)
+    mm = np.lib.format.open_memmap(tmp_path / "x.npy", mode="w+", dtype=X.dtype, shape=X.shape)
+    mm[:] = X
+    mm.flush()
+    ro = np.lib.format.open_memmap(tmp_path / "x.npy", mode="r")
+    strided = np.repeat(X, 2, axis=0)[::2]
+    variants = [X.astype(">f8"), np.asfortranarray(X), strided, ro, X.tolist()]
+    ro_copy = X.copy()
+    ro_copy.setflags(write=False)
+    variants.append(ro_copy)
+    for V in variants:
+        m = MiniBatchKMeans(3, random_state=0, batch_size=50).fit(V)
+        np.testing.assert_array_equal(m.cluster_centers_, ref.cluster_centers_)
+        np.testing.assert_array_equal(m.labels_, ref.labels_)
+        np.testing.assert_array_equal(m.predict(V), ref.labels_)
+
+
+def test_dataframe_feature_names():
+    import pandas as pd
+
+    X = DATASETS["iris"]
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    m = MiniBatchKMeans(3, random_state=0).fit(df)
+    assert list(m.feature_names_in_) == ["a", "b", "c", "d"]
+    assert list(m.get_feature_names_out()) == [f"minibatchkmeans{i}" for i in range(3)]
+    np.testing.assert_array_equal(m.predict(df), m.labels_)
+
+
+def test_verbose_prints_sklearn_messages(capsys):
+    X = DATASETS["blobs"]
+    params = dict(n_clusters=12, random_state=0, verbose=1, batch_size=100, n_init=2, init="random")
+    MiniBatchKMeans(**params).fit(X)
+    ours = capsys.readouterr().out.splitlines()
+    skc.MiniBatchKMeans(**params).fit(X)
+    theirs = capsys.readouterr().out.splitlines()
+    # same lines; ours prints the init inertias after all the "Init i/n" lines
+    assert sorted(ours) == sorted(theirs)
+    step_lines = [line for line in ours if line.startswith(("Minibatch step", "Converged", "[MiniBatch"))]
+    assert step_lines == [line for line in theirs if line.startswith(("Minibatch step", "Converged", "[MiniBatch"))]
