@@ -28,26 +28,49 @@ fn assign_chunk<T: Float>(
     dist: &mut Array2<T>,
 ) {
     let rows = x.nrows();
-    let k = centers.nrows();
     let mut d = dist.slice_mut(ndarray::s![..rows, ..]);
-    for mut row in d.rows_mut() {
-        for (v, &n) in row.iter_mut().zip(c_norms) {
-            *v = n;
-        }
-    }
-    general_mat_mul(T::from_f64(-2.0), &x, &centers.t(), T::one(), &mut d);
+    // -2 x.c (the scaling by -2 is exact), then ||c||^2 is added in `argmin_first`: the same
+    // single rounding as scikit-learn's gemm(alpha=-2, beta=1) onto a block of norms.
+    general_mat_mul(T::from_f64(-2.0), &x, &centers.t(), T::zero(), &mut d);
     for (i, row) in d.rows().into_iter().enumerate() {
-        let mut best = row[0];
-        let mut label = 0usize;
-        for j in 1..k {
-            let v = row[j];
-            if v < best {
-                best = v;
-                label = j;
-            }
-        }
-        labels[i] = label as i32;
+        labels[i] = match row.as_slice() {
+            Some(r) => argmin_first(r, c_norms),
+            None => argmin_first(&row.to_vec(), c_norms),
+        } as i32;
     }
+}
+
+/// First index of the minimum of `norms[j] + m2xc[j]`, exactly as the sequential strict-`<`
+/// scan of scikit-learn (NaN values are never chosen; a NaN first value gives 0), computed
+/// with four independent lanes so the compiler can vectorise the scan.
+#[inline]
+pub fn argmin_first<T: Float>(m2xc: &[T], norms: &[T]) -> usize {
+    let k = m2xc.len().min(norms.len());
+    if k == 0 {
+        return 0;
+    }
+    let v0 = norms[0] + m2xc[0];
+    let mut m = [v0; 4];
+    let mut j = 1;
+    while j + 4 <= k {
+        for l in 0..4 {
+            let v = norms[j + l] + m2xc[j + l];
+            m[l] = if v < m[l] { v } else { m[l] };
+        }
+        j += 4;
+    }
+    while j < k {
+        let v = norms[j] + m2xc[j];
+        m[0] = if v < m[0] { v } else { m[0] };
+        j += 1;
+    }
+    let mut best = m[0];
+    for &v in &m[1..] {
+        if v < best {
+            best = v;
+        }
+    }
+    (0..k).find(|&j| norms[j] + m2xc[j] == best).unwrap_or(0)
 }
 
 /// Labels of every row of `x` (written into `labels`) and, if `want_inertia`, the inertia
@@ -131,6 +154,29 @@ mod tests {
             labels_inertia_into(x.view(), None, c.view(), lab.view_mut(), true, true, &Cancel::new()).unwrap();
         assert_eq!(lab.to_vec(), vec![0, 1, 2, 0]);
         assert!((inertia - 0.25).abs() < 1e-12);
+    }
+
+    #[test]
+    fn lane_argmin_equals_sequential_scan() {
+        let mut r = super::super::rng::LegacyMt::seed(9);
+        for k in 1..40 {
+            for trial in 0..50 {
+                let mut v: Vec<f64> = (0..k).map(|_| (r.random_sample() * 4.0).floor()).collect();
+                if trial % 7 == 1 {
+                    v[(trial * 3) % k] = f64::NAN;
+                }
+                let norms = vec![0.0; k];
+                let mut best = v[0];
+                let mut want = 0;
+                for (j, &x) in v.iter().enumerate().skip(1) {
+                    if x < best {
+                        best = x;
+                        want = j;
+                    }
+                }
+                assert_eq!(argmin_first(&v, &norms), want, "k={k} v={v:?}");
+            }
+        }
     }
 
     #[test]

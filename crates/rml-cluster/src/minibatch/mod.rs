@@ -15,6 +15,7 @@ pub mod rng;
 
 use crate::kmeans;
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3, Axis};
+use rayon::prelude::*;
 use rml_core::{ensure, ensure_param, size, Cancel, Float, RmlError, RmlResult};
 
 pub use rng::LegacyMt;
@@ -285,7 +286,7 @@ pub fn fit<T: Float>(
     let wb = Array1::<T>::from_elem(b, T::one());
     let mut labels_b = Array1::<i32>::zeros(b);
     let mut old = if params.tol > 0.0 { Some(centers.clone()) } else { None };
-    let mut idx = vec![0usize; b];
+    let mut us = vec![0f64; b];
 
     let mut ewa: Option<f64> = None;
     let mut ewa_min: Option<f64> = None;
@@ -296,13 +297,23 @@ pub fn fit<T: Float>(
 
     for i in 0..params.n_steps {
         cancel.check()?;
-        // random_state.choice(n, b, p=w/sum(w)): b doubles, searchsorted on the cdf
-        for slot in idx.iter_mut() {
-            *slot = rng::searchsorted_right(&cdf, rng.random_sample());
+        // random_state.choice(n, b, p=w/sum(w)): b doubles drawn in order, then
+        // searchsorted on the cdf and the row gather (both cache-miss bound) in parallel.
+        for u in us.iter_mut() {
+            *u = rng.random_sample();
         }
-        for (mut row, &src) in xb.rows_mut().into_iter().zip(idx.iter()) {
-            row.assign(&x.row(src));
-        }
+        xb.axis_chunks_iter_mut(Axis(0), assign::CHUNK)
+            .into_par_iter()
+            .zip(us.par_chunks(assign::CHUNK))
+            .for_each(|(mut block, uc)| {
+                for (mut row, &u) in block.rows_mut().into_iter().zip(uc) {
+                    let src = x.row(rng::searchsorted_right(&cdf, u));
+                    match (row.as_slice_mut(), src.as_slice()) {
+                        (Some(dst), Some(s)) => dst.copy_from_slice(s),
+                        _ => row.assign(&src),
+                    }
+                }
+            });
         // _random_reassign
         n_since += b;
         let random_reassign = if counts.iter().any(|&c| c == T::zero()) || n_since >= 10 * k {
