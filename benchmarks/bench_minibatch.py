@@ -87,11 +87,11 @@ def run(quick=False, repeats=None, threads=None):
 
 
 def _print(rows):
-    print(f"{'case':<37}{'dtype':<8}{'thr':>4} {'peer':<10}{'peer s':>9}{'rml s':>8}{'x':>7}"
+    print(f"{'case':<39}{'dtype':<8}{'thr':>4} {'peer':<10}{'peer s':>9}{'rml s':>8}{'x':>7}"
           f"{'peer cpu':>10}{'rml cpu':>9}{'x':>7}{'rml loop':>10}{'rml labels':>11}"
           f"{'steps p/r':>12}{'inertia peer':>15}{'inertia rml':>15}")
     for r in rows:
-        print(f"{r['case']:<37}{r['dtype']:<8}{str(r['threads']):>4} {r['peer']:<10}"
+        print(f"{r['case']:<39}{r['dtype']:<8}{str(r['threads']):>4} {r['peer']:<10}"
               f"{r['peer_wall_s']:>9.3f}{r['rml_wall_s']:>8.3f}{r['wall_ratio']:>7.1f}"
               f"{r['peer_cpu_s']:>10.3f}{r['rml_cpu_s']:>9.3f}{r['cpu_ratio']:>7.1f}"
               f"{r['rml_loop_s']:>10.3f}{r['rml_labels_s']:>11.3f}"
