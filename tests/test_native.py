@@ -54,3 +54,18 @@ def test_fork_after_parallel_call_does_not_hang():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=60)
     assert out.returncode == 0, out.stderr
+
+
+def test_type_stub_lists_exactly_the_native_functions():
+    """python/rml/_rml.pyi is the whole boundary in one file: keep it true."""
+    import ast
+    from pathlib import Path
+
+    import rml
+
+    stub = Path(rml.__file__).with_name("_rml.pyi").read_text()
+    for node in ast.parse(stub).body:
+        if isinstance(node, ast.ClassDef):
+            declared = {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+            actual = {f for f in dir(getattr(_rml, node.name)) if not f.startswith("_")}
+            assert declared == actual, node.name

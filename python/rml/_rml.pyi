@@ -69,32 +69,20 @@ class neighbors:
         # count_only=True returns (None, empty, counts as int64[m]) in the last slot's place:
         # (None, int64[0], int64[m]).
 
+
+    # Pre-filter approximate index (algorithm='prefilter'): rows sorted by key = w . x.
+    @staticmethod
+    def prefilter_build(X: "F[n, d]", w: "float64[d]") -> "tuple[F[n, d], float64[n], int64[n]]": ...
+        # (sorted_x, keys ascending, order: original index of each sorted row)
+    @staticmethod
+    def prefilter_query(
+        sorted_x: "F[n, d]", keys: "float64[n]", order: "int64[n]", w: "float64[d]",
+        X: "F[m, d]", k: int, metric: str, p: float, max_candidates: int,
+        return_distance: bool, n_jobs: int | None,
+    ) -> "tuple[F[m, k] | None, int64[m, k], int, int]": ...
+        # (distances, indices, queries proven exact, candidate rows scanned in total)
+
 # ---------------------------------------------------------------------------------------------
-# rml._rml.cluster: AffinityPropagation and Birch   (crates/rml-py/src/cluster/affinity.rs,
-# birch.rs; kernels in rml-cluster/src/affinity/, birch/)
-# ---------------------------------------------------------------------------------------------
-class cluster:
-    # S: the prepared similarity matrix (preference on the diagonal, sklearn's noise added),
-    # float32 or float64, C-contiguous; the messages are float64 (as sklearn). Returns
-    # (cluster_centers_indices, labels (all -1 when no exemplar), n_iter, converged).
-    @staticmethod
-    def affinity_propagation(
-        s: "F[n, n]", damping: float, max_iter: int, convergence_iter: int, n_jobs: int | None,
-    ) -> "tuple[int64[k], int64[n], int, bool]": ...
-    # CF-tree state tuple: (n_features, root, node_is_leaf bool[n_nodes], node_ptr int64[n_nodes+1],
-    # node_subs int64[nnz], leaf_order int64[n_leaves], n_samples int64[s], linear_sum F[s, d],
-    # squared_sum F[s], centroid F[s, d], sq_norm F[s], child int64[s] (-1: none)).
-    # split_fn(centroids F[m, d], sq_norms F[m]) -> F[m, m] squared distances (sklearn's
-    # euclidean_distances), called with the GIL re-acquired once per node split.
-    # state=None starts a new tree. Returns (new state, subcluster_centers F[k, d]).
-    @staticmethod
-    def birch_fit(
-        x: "F[n, d]", threshold_sq: float, branching_factor: int, split_fn: object,
-        state: tuple | None = None,
-    ) -> "tuple[tuple, F[k, d]]": ...
-    # Nearest center of each row (squared euclidean, ties to the smaller index).
-    @staticmethod
-    def birch_nearest(x: "float64[n, d]", centers: "float64[k, d]", n_jobs: int | None = None) -> "int64[n]": ...
 # rml._rml.preprocessing   (crates/rml-py/src/preprocessing.rs, kernels in rml-preprocessing)
 #
 # X is F[n, d] with F float32 or float64 (C-contiguous); every other float array of the call
@@ -138,11 +126,37 @@ class preprocessing:
         x: "F[n, d] (writeable)", fill: "F[d]", missing_values: float, n_jobs: int | None,
     ) -> None: ...
 
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.cluster: AffinityPropagation and Birch   (crates/rml-py/src/cluster/affinity.rs,
+# birch.rs; kernels in rml-cluster/src/affinity/, birch/)
+# ---------------------------------------------------------------------------------------------
+class cluster:
+    # S: the prepared similarity matrix (preference on the diagonal, sklearn's noise added),
+    # float32 or float64, C-contiguous; the messages are float64 (as sklearn). Returns
+    # (cluster_centers_indices, labels (all -1 when no exemplar), n_iter, converged).
+    @staticmethod
+    def affinity_propagation(
+        s: "F[n, n]", damping: float, max_iter: int, convergence_iter: int, n_jobs: int | None,
+    ) -> "tuple[int64[k], int64[n], int, bool]": ...
+    # CF-tree state tuple: (n_features, root, node_is_leaf bool[n_nodes], node_ptr int64[n_nodes+1],
+    # node_subs int64[nnz], leaf_order int64[n_leaves], n_samples int64[s], linear_sum F[s, d],
+    # squared_sum F[s], centroid F[s, d], sq_norm F[s], child int64[s] (-1: none)).
+    # split_fn(centroids F[m, d], sq_norms F[m]) -> F[m, m] squared distances (sklearn's
+    # euclidean_distances), called with the GIL re-acquired once per node split.
+    # state=None starts a new tree. Returns (new state, subcluster_centers F[k, d]).
+    @staticmethod
+    def birch_fit(
+        x: "F[n, d]", threshold_sq: float, branching_factor: int, split_fn: object,
+        state: tuple | None = None,
+    ) -> "tuple[tuple, F[k, d]]": ...
+    # Nearest center of each row (squared euclidean, ties to the smaller index).
+    @staticmethod
+    def birch_nearest(x: "float64[n, d]", centers: "float64[k, d]", n_jobs: int | None = None) -> "int64[n]": ...
 # ---------------------------------------------------------------------------------------------
 # rml._rml.cluster clustering metrics   (crates/rml-py/src/cluster/metrics.rs,
 # kernels in rml_cluster::metrics). labels are encoded 0..n_clusters-1 (LabelEncoder).
 # ---------------------------------------------------------------------------------------------
-class cluster:
     @staticmethod
     def silhouette_samples(
         x: "F[n, d]", labels: "int64[n]", n_clusters: int, metric: str, p: float,
@@ -166,7 +180,6 @@ class cluster:
 # Labels are int32 (scikit-learn's labels_ dtype). Nearest-centre ties go to the smaller
 # centre index. Results are bit-identical for every n_jobs (fixed-order block reductions).
 # ---------------------------------------------------------------------------------------------
-class cluster:
     @staticmethod
     def kmeans_single(
         X: "F[n, d]", sample_weight: "F[n]", centers_init: "F[k, d]", max_iter: int,
@@ -203,7 +216,6 @@ class cluster:
 # linkage) or "mst" (scikit-learn's single-linkage MST path). Exactly one of n_clusters /
 # distance_threshold. Ward never builds an n x n matrix.
 # ---------------------------------------------------------------------------------------------
-class cluster:
     @staticmethod
     def gmm_em(
         X: "F[n, d]", weights: "float64[k]", means: "float64[k, d]",
@@ -234,7 +246,6 @@ class cluster:
 # "kd_tree" | "ball_tree" (the last served by the KD-tree). Results equal scikit-learn's
 # (labels numbered the same way) and do not depend on n_jobs.
 # ---------------------------------------------------------------------------------------------
-class cluster:
     @staticmethod
     def dbscan(
         X: "float64[n, d]", eps: float, min_samples: int, metric: str, p: float,
@@ -248,3 +259,41 @@ class cluster:
     ) -> "tuple[int64[n], float64[n], float64[n], int64[n]]": ...
         # (ordering, core_distances, reachability, predecessor) as sklearn's
         # compute_optics_graph; min_samples an int >= 2 or a fraction in (0, 1].
+# rml._rml.cluster: MiniBatchKMeans   (crates/rml-py/src/cluster/minibatch.rs,
+#                                      kernels in rml_cluster::minibatch)
+#
+# F is X's dtype (float32 or float64); every float array of one call has it. Labels are int32
+# (as scikit-learn). mt_key/mt_pos are numpy's RandomState MT19937 state
+# (get_state()[1], get_state()[2]); the functions return the state after their draws, which
+# the caller puts back with set_state. Draws follow numpy's legacy algorithms exactly:
+# choice(n, b, p) == cdf.searchsorted(random_sample(b), side="right"), and
+# choice(n, m, replace=False) == permutation(n)[:m].
+# log entries (verbose): ("init", i, inertia), ("first", step, mean_batch_inertia),
+# ("step", step, mean_batch_inertia, ewa_inertia), ("reassign", n, 0.0),
+# ("converged_centers", step, 0.0), ("converged_no_improvement", step, 0.0).
+# ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def minibatch_fit(
+        x: "F[n, d]", sample_weight: "F[n]", cdf: "float64[n]", inits: "F[n_init, k, d]",
+        valid_idx: "int64[m]", mt_key: "uint32[624]", mt_pos: int, batch_size: int,
+        n_steps: int, tol: float, max_no_improvement: int | None, reassignment_ratio: float,
+        compute_labels: bool, verbose: bool, n_jobs: int | None = None,
+    ) -> "dict": ...
+        # keys: centers F[k, d], counts F[k], ewa_inertia float | None,
+        # ewa_inertia_min float | None, no_improvement int, n_since_last_reassign int,
+        # n_steps int, best_init int, labels int32[n] | None, inertia float | None,
+        # log list[tuple], mt_key uint32[624], mt_pos int
+    @staticmethod
+    def minibatch_partial_fit(
+        x: "F[n, d]", sample_weight: "F[n]", centers: "F[k, d]", counts: "F[k]",
+        random_reassign: bool, reassignment_ratio: float, compute_labels: bool, verbose: bool,
+        mt_key: "uint32[624]", mt_pos: int, n_jobs: int | None = None,
+    ) -> "dict": ...
+        # keys: centers, counts, labels int32[n] | None, inertia float | None, log, mt_key, mt_pos
+    @staticmethod
+    def minibatch_labels_inertia(
+        x: "F[n, d]", sample_weight: "F[n] | None", centers: "F[k, d]", return_inertia: bool,
+        n_jobs: int | None = None,
+    ) -> "tuple[int32[n], float | None]": ...
+    @staticmethod
+    def minibatch_transform(x: "F[n, d]", centers: "F[k, d]", n_jobs: int | None = None) -> "F[n, k]": ...

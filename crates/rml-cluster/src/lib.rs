@@ -7,4 +7,5 @@ pub mod gmm;
 pub mod hierarchical;
 pub mod kmeans;
 pub mod metrics;
+pub mod minibatch;
 pub mod optics;

@@ -6,6 +6,7 @@ from rml.cluster._birch import Birch
 from rml.cluster._bisect_k_means import BisectingKMeans
 from rml.cluster._dbscan import DBSCAN
 from rml.cluster._kmeans import KMeans, kmeans_plusplus
+from rml.cluster._minibatch_kmeans import MiniBatchKMeans
 from rml.cluster._optics import OPTICS, cluster_optics_dbscan, cluster_optics_xi
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "DBSCAN",
     "KMeans",
     "kmeans_plusplus",
+    "MiniBatchKMeans",
     "OPTICS",
 ]

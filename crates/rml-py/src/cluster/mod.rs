@@ -10,6 +10,7 @@ mod gmm;
 mod hierarchical;
 mod kmeans;
 mod metrics;
+mod minibatch;
 mod optics;
 
 pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -21,6 +22,7 @@ pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     hierarchical::register(&m)?;
     kmeans::register(&m)?;
     metrics::register(&m)?;
+    minibatch::register(&m)?;
     optics::register(&m)?;
     parent.add_submodule(&m)
 }
