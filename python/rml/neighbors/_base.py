@@ -307,6 +307,17 @@ class NeighborsBase(MultiOutputMixin, BaseEstimator):
         return tags
 
 
+#: Parameters of KNeighborsClassifier and KNeighborsRegressor: the base set without radius,
+#: plus vote weights and the pre-filter options.
+KNEIGHBORS_ESTIMATOR_CONSTRAINTS: dict = {
+    **{k: v for k, v in NeighborsBase._parameter_constraints.items() if k != "radius"},
+    "weights": [StrOptions({"uniform", "distance"}), callable, None],
+    "algorithm": [StrOptions({"auto", "ball_tree", "kd_tree", "brute", "prefilter"})],
+    "prefilter_features": [Interval(Integral, 1, None, closed="left")],
+    "candidate_fraction": [Interval(Real, 0, 1, closed="right")],
+}
+
+
 class KNeighborsMixin:
     """k-nearest-neighbour queries: ``kneighbors`` and ``kneighbors_graph``."""
 

@@ -1,13 +1,15 @@
 """k-nearest-neighbours regression."""
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.base import RegressorMixin
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from rml.neighbors._base import KNeighborsMixin, NeighborsBase, _get_weights
+from rml.neighbors._base import (
+    KNEIGHBORS_ESTIMATOR_CONSTRAINTS,
+    KNeighborsMixin,
+    NeighborsBase,
+    _get_weights,
+)
 
 
 class KNeighborsRegressor(KNeighborsMixin, RegressorMixin, NeighborsBase):
@@ -71,16 +73,7 @@ class KNeighborsRegressor(KNeighborsMixin, RegressorMixin, NeighborsBase):
     (float32 targets stay float32). Neighbour ties: see KNeighborsClassifier.
     """
 
-    _parameter_constraints: dict = {
-        **NeighborsBase._parameter_constraints,
-        "weights": [StrOptions({"uniform", "distance"}), callable, None],
-    }
-    _parameter_constraints.update(
-        algorithm=[StrOptions({"auto", "ball_tree", "kd_tree", "brute", "prefilter"})],
-        prefilter_features=[Interval(Integral, 1, None, closed="left")],
-        candidate_fraction=[Interval(Real, 0, 1, closed="right")],
-    )
-    _parameter_constraints.pop("radius")
+    _parameter_constraints: dict = KNEIGHBORS_ESTIMATOR_CONSTRAINTS
 
     def __init__(
         self,
