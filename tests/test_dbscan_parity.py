@@ -6,7 +6,7 @@ from sklearn import cluster as skc
 from sklearn.metrics import pairwise_distances
 
 from rml.cluster import DBSCAN
-from _dbscan_data import DATASETS
+from tests._dbscan_data import DATASETS
 
 
 def _assert_same(sk, ours):

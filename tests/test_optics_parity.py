@@ -8,7 +8,7 @@ from sklearn.metrics import pairwise_distances
 
 import rml.cluster as rc
 from rml.cluster import OPTICS
-from _dbscan_data import DATASETS
+from tests._dbscan_data import DATASETS
 
 N = 120  # scikit-learn's OPTICS loop is slow: keep the parity data small
 
