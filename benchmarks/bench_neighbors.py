@@ -224,7 +224,8 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs before timing each case")
     ap.add_argument("--dims", type=int, nargs="+", default=None, help="feature counts of case 1")
     ap.add_argument(
-        "--cases", nargs="+", choices=("brute", "auto", "memory"), default=("brute", "auto", "memory"),
+        "--cases", nargs="+", choices=("brute", "auto", "kdtree", "memory"),
+        default=("brute", "auto", "kdtree", "memory"),
         help="which cases to run (default: all)",
     )
     ap.add_argument("--memory-queries", type=int, default=None, help="queries of case 4 (default 1,000,000)")
