@@ -62,10 +62,10 @@ class KNeighborsRegressor(KNeighborsMixin, RegressorMixin, NeighborsBase):
     *exact*, and only when ``candidate_fraction * n_samples`` rows are scanned first is it
     approximate. A single combined key was chosen over successive halving on several sorted
     features because it keeps this exactness certificate and costs one sort and one binary
-    search; halving drops true neighbours silently. Use it when a few features carry the
-    target signal and the data is low-dimensional; on high-dimensional or isotropic data the
-    bound rarely fires, the window is scanned in full and GEMM brute force is faster: see
-    ``benchmarks/bench_prefilter.py`` and docs/prefilter.md for measured trade-offs.
+    search; halving drops true neighbours silently. Measured (docs/prefilter.md): it is an
+    accuracy/speed knob with an exactness certificate, not a speed-up; rml's exact KD-tree
+    and GEMM brute force are faster at every fraction above 0.05, so for speed use
+    ``algorithm='auto'``.
     Metrics: the Minkowski family only. Attributes ``prefilter_weights_`` (the key direction)
     and ``prefilter_features_in_`` (the chosen feature indices) are set by fit.
 
