@@ -290,10 +290,3 @@ class cluster:
         mt_key: "uint32[624]", mt_pos: int, n_jobs: int | None = None,
     ) -> "dict": ...
         # keys: centers, counts, labels int32[n] | None, inertia float | None, log, mt_key, mt_pos
-    @staticmethod
-    def minibatch_labels_inertia(
-        x: "F[n, d]", sample_weight: "F[n] | None", centers: "F[k, d]", return_inertia: bool,
-        n_jobs: int | None = None,
-    ) -> "tuple[int32[n], float | None]": ...
-    @staticmethod
-    def minibatch_transform(x: "F[n, d]", centers: "F[k, d]", n_jobs: int | None = None) -> "F[n, k]": ...

@@ -533,7 +533,8 @@ class MiniBatchKMeans(
         """
         check_is_fitted(self)
         X = self._check_test_data(X)
-        labels, _ = _native.minibatch_labels_inertia(X, None, self.cluster_centers_, False)
+        ones = np.ones(X.shape[0], dtype=X.dtype)
+        labels, _ = _native.kmeans_labels_inertia(X, ones, self.cluster_centers_)
         return labels
 
     def fit_transform(self, X, y=None, sample_weight=None):
@@ -561,7 +562,7 @@ class MiniBatchKMeans(
         """
         check_is_fitted(self)
         X = self._check_test_data(X)
-        return _native.minibatch_transform(X, self.cluster_centers_)
+        return _native.kmeans_transform(X, self.cluster_centers_)
 
     def score(self, X, y=None, sample_weight=None):
         """Opposite of the value of X on the K-means objective.
@@ -587,9 +588,7 @@ class MiniBatchKMeans(
         sample_weight = as_native_float(
             check_sample_weight(sample_weight, X, dtype=X.dtype), X.dtype
         )
-        _, inertia = _native.minibatch_labels_inertia(
-            X, sample_weight, self.cluster_centers_, True
-        )
+        _, inertia = _native.kmeans_labels_inertia(X, sample_weight, self.cluster_centers_)
         return -inertia
 
     def __sklearn_tags__(self):

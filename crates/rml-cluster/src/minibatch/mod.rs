@@ -455,38 +455,6 @@ pub fn partial_fit<T: Float>(
     Ok(MiniBatchPartial { centers, counts: Array1::from_vec(counts), labels, inertia, log, rng })
 }
 
-/// Nearest centre of every row (first centre on ties) and, if `want_inertia`, the weighted
-/// inertia (weights default to 1); for `predict` and `score`. Runs the shared k-means pass.
-pub fn labels_inertia<T: Float>(
-    x: ArrayView2<T>,
-    sample_weight: Option<ArrayView1<T>>,
-    centers: ArrayView2<T>,
-    want_inertia: bool,
-    cancel: &Cancel,
-) -> RmlResult<(Array1<i32>, f64)> {
-    let (n, d) = x.dim();
-    let (k, dc) = centers.dim();
-    ensure!(k >= 1 && dc == d, "centres have shape ({k}, {dc}), X has {d} features");
-    let ones;
-    let sw = match sample_weight {
-        Some(w) => w,
-        None => {
-            ones = Array1::<T>::from_vec(size::try_zeroed_vec::<T>(n, 1, "sample weights")?).mapv(|_| T::one());
-            ones.view()
-        }
-    };
-    let mut labels = size::try_zeroed_vec::<i32>(n, 1, "labels")?;
-    let (_, inertia) = kmeans::lloyd_pass(x, sw, centers, &mut labels, false, want_inertia, cancel)?;
-    Ok((Array1::from_vec(labels), inertia))
-}
-
-/// Euclidean distances of every row to every centre (`transform`; the shared k-means kernel).
-pub fn transform<T: Float>(x: ArrayView2<T>, centers: ArrayView2<T>, cancel: &Cancel) -> RmlResult<Array2<T>> {
-    let d = x.ncols();
-    let (k, dc) = centers.dim();
-    ensure!(k >= 1 && dc == d, "centres have shape ({k}, {dc}), X has {d} features");
-    kmeans::transform(x, centers, cancel)
-}
 
 #[cfg(test)]
 mod tests;

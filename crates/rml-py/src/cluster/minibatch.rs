@@ -179,76 +179,8 @@ fn minibatch_partial_fit<'py>(
     }
 }
 
-fn labels_impl<'py, T: Float + Element>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    sample_weight: Option<&Bound<'py, PyAny>>,
-    centers: &Bound<'py, PyAny>,
-    return_inertia: bool,
-    n_jobs: Option<i64>,
-) -> PyResult<(Bound<'py, PyAny>, Option<f64>)> {
-    let x = arr2::<T>(x, "X")?;
-    let c = arr2::<T>(centers, "centers")?;
-    let sw = match sample_weight {
-        Some(s) => Some(arr1::<T>(s, "sample_weight")?),
-        None => None,
-    };
-    let (xv, cv, swv) = (x.as_array(), c.as_array(), sw.as_ref().map(|s| s.as_array()));
-    let (labels, inertia) = run(py, n_jobs, |cancel| minibatch::labels_inertia(xv, swv, cv, return_inertia, cancel))?;
-    Ok((labels.into_pyarray(py).into_any(), if return_inertia { Some(inertia) } else { None }))
-}
-
-/// Nearest centre (int32 labels) and optionally the weighted inertia.
-#[pyfunction]
-#[pyo3(signature = (x, sample_weight, centers, return_inertia, n_jobs=None))]
-fn minibatch_labels_inertia<'py>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    sample_weight: Option<&Bound<'py, PyAny>>,
-    centers: &Bound<'py, PyAny>,
-    return_inertia: bool,
-    n_jobs: Option<i64>,
-) -> PyResult<(Bound<'py, PyAny>, Option<f64>)> {
-    if is_f32(x) {
-        labels_impl::<f32>(py, x, sample_weight, centers, return_inertia, n_jobs)
-    } else {
-        labels_impl::<f64>(py, x, sample_weight, centers, return_inertia, n_jobs)
-    }
-}
-
-fn transform_impl<'py, T: Float + Element>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    centers: &Bound<'py, PyAny>,
-    n_jobs: Option<i64>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let x = arr2::<T>(x, "X")?;
-    let c = arr2::<T>(centers, "centers")?;
-    let (xv, cv) = (x.as_array(), c.as_array());
-    let out = run(py, n_jobs, |cancel| minibatch::transform(xv, cv, cancel))?;
-    Ok(out.into_pyarray(py).into_any())
-}
-
-/// Euclidean distance of every row to every centre.
-#[pyfunction]
-#[pyo3(signature = (x, centers, n_jobs=None))]
-fn minibatch_transform<'py>(
-    py: Python<'py>,
-    x: &Bound<'py, PyAny>,
-    centers: &Bound<'py, PyAny>,
-    n_jobs: Option<i64>,
-) -> PyResult<Bound<'py, PyAny>> {
-    if is_f32(x) {
-        transform_impl::<f32>(py, x, centers, n_jobs)
-    } else {
-        transform_impl::<f64>(py, x, centers, n_jobs)
-    }
-}
-
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(minibatch_fit, m)?)?;
     m.add_function(wrap_pyfunction!(minibatch_partial_fit, m)?)?;
-    m.add_function(wrap_pyfunction!(minibatch_labels_inertia, m)?)?;
-    m.add_function(wrap_pyfunction!(minibatch_transform, m)?)?;
     Ok(())
 }
