@@ -1,13 +1,14 @@
-//! Nearest-neighbour chains (scipy's `nn_chain`): Ward over centroids, complete and average
-//! over a condensed distance matrix.
+//! Nearest-neighbour chains (scipy's `nn_chain`): Ward over centroids. Complete and average
+//! live in [`super::lazy`]; the eager square-matrix chain kept here (tests only) is the
+//! reference the lazy one is checked against.
 
-use super::{Input, Linkage, Merge, RowMetric};
+#[cfg(test)]
+use super::{Input, Linkage, RowMetric};
+use super::Merge;
 use rayon::prelude::*;
 use rml_core::{Cancel, RmlError, RmlResult};
 
-/// Active clusters scanned per parallel task; below twice this a scan runs on one thread.
-#[cfg(not(test))]
-const PAR_ROWS: usize = 4096;
+/// Active clusters scanned per parallel task (the eager reference chain).
 #[cfg(test)]
 const PAR_ROWS: usize = 256;
 
@@ -210,10 +211,11 @@ pub(crate) fn ward(x: &[f64], n: usize, d: usize, cancel: &Cancel) -> RmlResult<
     Ok(merges)
 }
 
-/// Full symmetric distance matrix (`n x n`, both triangles; for precomputed input the upper
+/// Reference (tests): full symmetric distance matrix (`n x n`, both triangles; for precomputed input the upper
 /// triangle is mirrored, as scikit-learn reads only that). Scans then read one contiguous
 /// row; the price is twice the memory of scipy's condensed matrix, which scikit-learn
 /// holds twice anyway (the `pdist` result and `nn_chain`'s working copy).
+#[cfg(test)]
 pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
     let n = input.n();
     let mut out = rml_core::size::try_zeroed_vec::<f64>(n, n, "distance matrix")?;
@@ -265,12 +267,13 @@ pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
     Ok(out)
 }
 
-/// Complete or average linkage by a nearest-neighbour chain over the full matrix, which
-/// is overwritten (scipy's `nn_chain` with its Lance–Williams updates).
+/// Reference (tests): complete or average linkage by a nearest-neighbour chain over the full
+/// matrix, which is overwritten eagerly, column writes included (scipy's `nn_chain` with its Lance–Williams updates).
 ///
 /// Clusters keep scipy's slot numbers (`ids`, used for ties and output) but live at matrix
 /// positions; whenever a quarter of the positions are dead the matrix is compacted in place, so
 /// rows stay short and column updates touch fewer cache lines (O(n^2) copying in total).
+#[cfg(test)]
 pub(crate) fn generic(
     dm: &mut Vec<f64>,
     n: usize,
@@ -402,6 +405,7 @@ pub(crate) fn generic(
 }
 
 /// Minimum over `0..len` of per-range minima `f(lo, hi)`, parallel over fixed blocks.
+#[cfg(test)]
 fn scan_min_range(
     len: usize,
     f: impl Fn(usize, usize) -> (f64, usize) + Sync,

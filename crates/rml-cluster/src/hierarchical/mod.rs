@@ -6,7 +6,8 @@
 //!   n x n matrix.
 //! * **complete / average**: nearest-neighbour chain over a full distance matrix (n^2
 //!   floats: scipy's condensed matrix twice, as scikit-learn holds it), with scipy's
-//!   Lance–Williams updates.
+//!   Lance–Williams updates; column updates are deferred and replayed row by row
+//!   ([`lazy`]), so the chain never strides down a column.
 //! * **single**: Prim's minimum spanning tree, distances computed on the fly (O(n) memory) or
 //!   read from a precomputed matrix.
 //!
@@ -18,6 +19,7 @@
 
 mod chain;
 mod cut;
+mod lazy;
 mod mst;
 
 pub use cut::cut;
@@ -151,8 +153,8 @@ pub fn linkage_tree(
         }
         (Linkage::Single, input) => mst::prim(input, cancel)?,
         (l, input) => {
-            let mut dm = chain::square(input, cancel)?;
-            chain::generic(&mut dm, n, l, cancel)?
+            let dm = lazy::square(input, cancel)?;
+            lazy::generic(dm, n, l, cancel)?
         }
     };
     Ok(relabel(merges, n, order))

@@ -165,3 +165,179 @@ fn bad_input_is_an_error() {
     );
     assert!(r.is_err());
 }
+
+/// Data on a small integer grid: many exactly equal distances (ties) and duplicate points.
+fn grid_data(n: usize, d: usize, seed: u64) -> Vec<f64> {
+    lcg_data(n, d, seed).iter().map(|v| (v * 4.0).floor()).collect()
+}
+
+fn merges_equal(a: &[Merge], b: &[Merge]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(p, q)| p.a == q.a && p.b == q.b && p.dist.to_bits() == q.dist.to_bits())
+}
+
+#[test]
+fn square_matrix_is_bit_identical_to_the_scalar_reference() {
+    for (n, d) in [(1, 3), (2, 1), (17, 3), (300, 5), (70, 20)] {
+        let x = lcg_data(n, d, 5);
+        let mut xg = grid_data(n, d, 6);
+        xg[0] = 0.0; // a zero row for cosine (NaN distances in both)
+        for metric in [RowMetric::Euclidean, RowMetric::Manhattan, RowMetric::Cosine] {
+            for data in [&x, &xg] {
+                let input = Input::Rows { x: data, n, d, metric };
+                let c = Cancel::new();
+                let new = lazy::square(input, &c).unwrap();
+                let old = chain::square(input, &c).unwrap();
+                assert_eq!(new.len(), old.len());
+                for (a, b) in new.iter().zip(&old) {
+                    assert_eq!(a.to_bits(), b.to_bits(), "{metric:?} n={n} d={d}");
+                }
+            }
+        }
+    }
+    let n = 40;
+    let dist = lcg_data(n, n, 9);
+    let input = Input::Precomputed { dist: &dist, n };
+    let c = Cancel::new();
+    assert_eq!(lazy::square(input, &c).unwrap(), chain::square(input, &c).unwrap());
+}
+
+/// Drive the lazy matrix and an eagerly updated copy through the same merges (random pairs of
+/// live positions, compactions included) and compare every live off-diagonal value bit for
+/// bit after each step.
+#[test]
+fn replayed_matrix_equals_the_eagerly_updated_one() {
+    for (linkage, n, seed) in
+        [(Linkage::Average, 90, 1), (Linkage::Complete, 90, 2), (Linkage::Average, 2, 3)]
+    {
+        for data in [lcg_data(n, 3, seed), grid_data(n, 3, seed)] {
+            let input = Input::Rows { x: &data, n, d: 3, metric: RowMetric::Euclidean };
+            let c = Cancel::new();
+            let dm = lazy::square(input, &c).unwrap();
+            let mut eager = dm.clone();
+            let mut mat = lazy::LazyMatrix::new(dm, n, linkage).unwrap();
+            // Eager state by original index; lazy positions map to original indices.
+            let mut alive = vec![true; n];
+            let mut size = vec![1usize; n];
+            let mut orig: Vec<usize> = (0..n).collect(); // lazy position -> original index
+            let mut s = seed;
+            for step in 0..n - 1 {
+                let live: Vec<usize> = (0..n).filter(|&i| alive[i]).collect();
+                if step % 7 == 6 && live.len() > 2 {
+                    let live_pos: Vec<usize> = (0..orig.len())
+                        .filter(|&p| alive[orig[p]])
+                        .collect();
+                    mat.compact(&live_pos, &c).unwrap();
+                    orig = live_pos.iter().map(|&p| orig[p]).collect();
+                }
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let u = live[(s >> 33) as usize % live.len()];
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let mut v = live[(s >> 33) as usize % live.len()];
+                if v == u {
+                    v = live[(live.iter().position(|&w| w == u).unwrap() + 1) % live.len()];
+                }
+                let (x, y) = (u.min(v), u.max(v));
+                let (nx, ny) = (size[x], size[y]);
+                for i in 0..n {
+                    if !alive[i] || i == x || i == y {
+                        continue;
+                    }
+                    let (dxi, dyi) = (eager[x * n + i], eager[y * n + i]);
+                    let val = match linkage {
+                        Linkage::Complete => {
+                            if dxi > dyi {
+                                dxi
+                            } else {
+                                dyi
+                            }
+                        }
+                        _ => (nx as f64 * dxi + ny as f64 * dyi) / (nx + ny) as f64,
+                    };
+                    eager[y * n + i] = val;
+                    eager[i * n + y] = val;
+                }
+                alive[x] = false;
+                size[y] = nx + ny;
+                size[x] = 0;
+                let pos = |o: usize| orig.iter().position(|&w| w == o).unwrap();
+                mat.merge(pos(x), pos(y), nx, ny);
+                for p in 0..orig.len() {
+                    for q in 0..orig.len() {
+                        let (i, j) = (orig[p], orig[q]);
+                        if alive[i] && alive[j] && i != j {
+                            let got = mat.get(p, q);
+                            assert_eq!(got.to_bits(), eager[i * n + j].to_bits(), "{linkage:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn lazy_chain_gives_the_eager_chain_merges_bit_for_bit() {
+    let c = Cancel::new();
+    for (n, d, seed) in [(2, 2, 1), (3, 1, 2), (150, 2, 3), (700, 3, 4)] {
+        for data in [lcg_data(n, d, seed), grid_data(n, d, seed)] {
+            for metric in [RowMetric::Euclidean, RowMetric::Manhattan, RowMetric::Cosine] {
+                let input = Input::Rows { x: &data, n, d, metric };
+                for l in [Linkage::Average, Linkage::Complete] {
+                    let mut eager_dm = chain::square(input, &c).unwrap();
+                    let eager = chain::generic(&mut eager_dm, n, l, &c).unwrap();
+                    let lazy_m = lazy::generic(lazy::square(input, &c).unwrap(), n, l, &c).unwrap();
+                    assert!(merges_equal(&eager, &lazy_m), "{l:?} {metric:?} n={n}");
+                }
+            }
+        }
+    }
+    // Precomputed distances with exact zeros, negative zeros and ties.
+    let n = 60;
+    let mut dist: Vec<f64> = grid_data(n, n, 8);
+    for i in 0..n {
+        for j in 0..n {
+            if (i + j) % 11 == 0 {
+                dist[i * n + j] = -0.0;
+            }
+        }
+    }
+    let input = Input::Precomputed { dist: &dist, n };
+    for l in [Linkage::Average, Linkage::Complete] {
+        let mut eager_dm = chain::square(input, &c).unwrap();
+        let eager = chain::generic(&mut eager_dm, n, l, &c).unwrap();
+        let lazy_m = lazy::generic(lazy::square(input, &c).unwrap(), n, l, &c).unwrap();
+        assert!(merges_equal(&eager, &lazy_m), "{l:?} precomputed");
+    }
+    // One point: no merge.
+    assert!(lazy::generic(vec![0.0], 1, Linkage::Average, &c).unwrap().is_empty());
+}
+
+/// Timing harness (not a test of behaviour): `cargo test --release -p rml-cluster --lib
+/// hierarchical::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing() {
+    let (n, d) = (10_000, 8);
+    let x = lcg_data(n, d, 11);
+    let threads: usize = std::env::var("TIMING_THREADS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
+    let pool = rml_core::threads::pool(threads).unwrap();
+    for l in [Linkage::Average, Linkage::Complete] {
+      pool.install(|| {
+        let c = Cancel::new();
+        let t0 = std::time::Instant::now();
+        let input = Input::Rows { x: &x, n, d, metric: RowMetric::Euclidean };
+        let dm = lazy::square(input, &c).unwrap();
+        let t1 = std::time::Instant::now();
+        let m = lazy::generic(dm, n, l, &c).unwrap();
+        let t2 = std::time::Instant::now();
+        eprintln!(
+            "{l:?}: square {:.3} s, chain {:.3} s, drop {:.3} s ({} merges)",
+            (t1 - t0).as_secs_f64(),
+            (t2 - t1).as_secs_f64(),
+            t2.elapsed().as_secs_f64(),
+            m.len()
+        );
+      });
+    }
+}
