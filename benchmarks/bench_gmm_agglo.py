@@ -3,10 +3,12 @@ AgglomerativeClustering, same data, one process; medians and ratios.
 
     .venv/bin/python benchmarks/bench_gmm_agglo.py           # full sizes (issue 5)
     .venv/bin/python benchmarks/bench_gmm_agglo.py --quick   # small sizes, a smoke run
+    .venv/bin/python benchmarks/bench_gmm_agglo.py --agglo-only   # AgglomerativeClustering only
 
-``run(quick)`` returns the rows (dicts) that are printed. Peak memory of ward linkage is
-measured in a fresh subprocess per library (``ru_maxrss`` after the fit minus before), so
-Rust allocations count too.
+``run(quick)`` returns the rows (dicts) that are printed. Peak memory of ward, average and
+complete linkage is measured in a fresh subprocess per library and linkage (peak resident set,
+``VmHWM``, after the fit minus before), so Rust allocations count too; those rows also give the
+fresh-process fit time (first touch of the memory included).
 """
 
 import argparse
@@ -88,28 +90,41 @@ def bench_gmm(quick):
 _PEAK_CODE = r"""
 import resource, sys, time, numpy as np
 from sklearn.datasets import make_blobs
-lib, n, d = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+lib, n, d, linkage = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 X, _ = make_blobs(n_samples=n, n_features=d, centers=10, random_state=0)
 if lib == "sklearn":
     from sklearn.cluster import AgglomerativeClustering as A
-    f = lambda: A(n_clusters=10, linkage="ward").fit(X)
+    f = lambda: A(n_clusters=10, linkage=linkage).fit(X)
 elif lib == "rml":
     from rml.cluster import AgglomerativeClustering as A
-    f = lambda: A(n_clusters=10, linkage="ward").fit(X)
-else:
+    f = lambda: A(n_clusters=10, linkage=linkage).fit(X)
+elif linkage == "ward":
     import fastcluster
     f = lambda: fastcluster.linkage_vector(X, method="ward")
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+else:
+    import fastcluster
+    f = lambda: fastcluster.linkage(X, method=linkage)
+def hwm_kb():
+    # VmHWM belongs to this address space (ru_maxrss survives exec from a big parent).
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+base = hwm_kb()
 t0 = time.perf_counter()
 f()
 t = time.perf_counter() - t0
-print(t, (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) / 1024.0)
+print(t, (hwm_kb() - base) / 1024.0)
 """
 
 
-def _peak(lib, n, d):
+def _peak(lib, n, d, linkage="ward"):
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK_CODE, lib, str(n), str(d)],
+        [sys.executable, "-c", _PEAK_CODE, lib, str(n), str(d), linkage],
         capture_output=True, text=True, check=True,
     )
     t, mb = out.stdout.split()
@@ -165,23 +180,34 @@ def bench_agglo(quick):
             ts["fc"] = _median_time(lambda: fastcluster.linkage(X, method=linkage), 1)
             row.update(fastcluster_s=ts["fc"])
         rows.append(row)
+    # Fresh-process time and peak memory of the two linkages that hold an n x n matrix.
+    for linkage in ("average", "complete"):
+        res = {lib: _peak(lib, n, 8, linkage) for lib in ["sklearn", "rml"]}
+        rows.append(dict(
+            bench=f"Agglomerative {linkage} (fit, one run each, fresh process)", n=n, d=8,
+            sklearn_s=res["sklearn"][0], rml_s=res["rml"][0],
+            ratio=res["sklearn"][0] / res["rml"][0],
+            sklearn_peak_mb=res["sklearn"][1], rml_peak_mb=res["rml"][1],
+        ))
     return rows
 
 
-def run(quick=False):
-    """Run every benchmark; return the rows."""
-    return bench_gmm(quick) + bench_agglo(quick)
+def run(quick=False, agglo_only=False):
+    """Run every benchmark (only AgglomerativeClustering's if ``agglo_only``); return the rows."""
+    return ([] if agglo_only else bench_gmm(quick)) + bench_agglo(quick)
 
 
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--agglo-only", action="store_true",
+                    help="only the AgglomerativeClustering cases")
     ap.add_argument("--json", default=None, help="also write the rows to this file")
     args = ap.parse_args()
     from rml import _rml
 
     print(f"threads: rml {_rml.effective_n_threads(None)}, cpu_count {os.cpu_count()}")
-    rows = run(args.quick)
+    rows = run(args.quick, args.agglo_only)
     for r in rows:
         print("  ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in r.items()))
     if args.json:

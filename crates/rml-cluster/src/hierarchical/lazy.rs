@@ -52,7 +52,8 @@ fn better(a: (f64, usize), b: (f64, usize)) -> (f64, usize) {
 /// triangle is mirrored, as scikit-learn reads only that). Scans then read one contiguous
 /// row; scikit-learn holds as much (the `pdist` result and `nn_chain`'s working copy).
 ///
-/// Rows are filled in parallel straight into uninitialised memory (no serial zeroing pass);
+/// Rows are filled in parallel straight into uninitialised memory (no serial zeroing pass, so
+/// the page faults of first touch are spread over the threads);
 /// vector metrics are computed `FILL_W` columns at a time from a feature-major
 /// copy of X, each pair summed in feature order, so values are bit-identical to
 /// [`super::mst::euclidean`] and friends (and to scipy's `pdist`).
@@ -66,7 +67,6 @@ pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
             "input too large: cannot allocate the distance matrix ({n} x {n} float64)"
         ))
     })?;
-    advise_huge_pages(&mut out, total);
     let (xt, norms, d) = match input {
         Input::Rows { x, d, metric, .. } => {
             let mut xt = rml_core::size::try_zeroed_vec::<f64>(d, n, "transposed X")?;
@@ -135,32 +135,6 @@ fn has_avx2() -> bool {
     {
         false
     }
-}
-
-/// Ask Linux for transparent huge pages on the (not yet touched) matrix: 2 MB pages cut the
-/// page faults of filling it, and the TLB misses of walking it, by a factor of 512. Advisory
-/// only; nothing changes where it is refused or on other systems.
-fn advise_huge_pages(v: &mut Vec<f64>, len: usize) {
-    #[cfg(target_os = "linux")]
-    {
-        const PAGE: usize = 4096;
-        let bytes = len * std::mem::size_of::<f64>();
-        if bytes < (4 << 20) {
-            return;
-        }
-        let start = v.as_mut_ptr() as usize;
-        let aligned = start.div_ceil(PAGE) * PAGE;
-        let end = (start + bytes) / PAGE * PAGE;
-        if end > aligned {
-            // SAFETY: the range lies inside this vector's own allocation (capacity >= len);
-            // MADV_HUGEPAGE changes no contents and no mapping, only how faults are served.
-            unsafe {
-                libc::madvise(aligned as *mut libc::c_void, end - aligned, libc::MADV_HUGEPAGE);
-            }
-        }
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = (v, len);
 }
 
 /// Row `i` of a vector metric, `FILL_W` columns at a time with the accumulators in registers,
