@@ -158,3 +158,19 @@ def test_pickle_and_input_not_mutated():
     c = pickle.loads(pickle.dumps(b))
     np.testing.assert_array_equal(c.labels_, b.labels_)
     assert AgglomerativeClustering().get_params() == SkA().get_params()
+
+
+@pytest.mark.parametrize("linkage", ["complete", "average"])
+def test_larger_complete_average_match_sklearn(linkage):
+    # Big enough for several compactions of the lazily updated matrix (every time half of
+    # the clusters are merged away) and long replays; a few exact duplicates exercise the
+    # exact scan used for zero distances.
+    X = make_blobs(n_samples=1500, n_features=8, centers=6, random_state=3)[0]
+    X[1400:1410] = X[:10]
+    kw = dict(n_clusters=10, linkage=linkage, compute_distances=True)
+    a, b = SkA(**kw).fit(X), AgglomerativeClustering(**kw).fit(X)
+    nz = a.distances_ > 0  # the ten zero-distance merges are ties among themselves
+    assert np.sum(~nz) == 10
+    np.testing.assert_array_equal(b.distances_, a.distances_)
+    np.testing.assert_array_equal(b.children_[nz], a.children_[nz])
+    np.testing.assert_array_equal(b.labels_, a.labels_)
