@@ -12,9 +12,14 @@
 //! of a replay stay inside one row (n doubles: L2-resident), and the total replay work is at
 //! most one update per (row, merge) pair, O(n^2) like the scans.
 //!
-//! Whenever a quarter of the positions are dead the matrix is compacted in place (every row
-//! replayed first, the log cleared), so rows stay short. Positions keep the order of
-//! scipy's cluster slots, so "smallest slot" ties are "smallest position" ties.
+//! A replay also sets the merged-away column to `+inf` (the diagonal starts at `+inf`, and the
+//! update keeps it there), so the nearest-neighbour scan of an up-to-date row is a plain SIMD
+//! minimum; it falls back to the exact scan (live mask, `total_cmp`) whenever the minimum is
+//! zero, negative, infinite or the row holds a NaN, where `-0.0`/`+0.0` and NaN order matter.
+//!
+//! Whenever half of the positions are dead the matrix is compacted in place (every row
+//! replayed first, in parallel, the log cleared), so rows stay short. Positions keep the
+//! order of scipy's cluster slots, so "smallest slot" ties are "smallest position" ties.
 
 use super::{Input, Linkage, Merge, RowMetric};
 use rayon::prelude::*;
@@ -30,7 +35,6 @@ const PAR_ROWS: usize = 256;
 /// The matrix is compacted once at most `COMPACT_NUM / COMPACT_DEN` of its positions are live.
 const COMPACT_NUM: usize = 1;
 const COMPACT_DEN: usize = 2;
-
 
 /// Smallest `(value, id)` lexicographically; `NaN` sorts last (`total_cmp`).
 #[inline]
@@ -76,7 +80,9 @@ pub(crate) fn square(input: Input<'_>, cancel: &Cancel) -> RmlResult<Vec<f64>> {
                 }
             }
             let norms: Vec<f64> = if metric == RowMetric::Cosine {
-                x.chunks_exact(d).map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt()).collect()
+                x.chunks_exact(d)
+                    .map(|r| r.iter().map(|v| v * v).sum::<f64>().sqrt())
+                    .collect()
             } else {
                 Vec::new()
             };
@@ -234,8 +240,9 @@ fn fill_kernel(
     while j0 < full {
         let mut acc = [0.0f64; FILL_W];
         for (k, &ak) in a.iter().enumerate() {
-            let col: &[f64; FILL_W] =
-                xt[k * n + j0..k * n + j0 + FILL_W].try_into().expect("block of FILL_W");
+            let col: &[f64; FILL_W] = xt[k * n + j0..k * n + j0 + FILL_W]
+                .try_into()
+                .expect("block of FILL_W");
             for q in 0..FILL_W {
                 acc[q] = step(acc[q], ak, col[q]);
             }
@@ -332,7 +339,13 @@ impl LazyMatrix {
         for i in 0..n {
             dm[i * n + i] = f64::INFINITY;
         }
-        Ok(LazyMatrix { dm, m: n, seen: vec![0; n], log: Vec::new(), upd })
+        Ok(LazyMatrix {
+            dm,
+            m: n,
+            seen: vec![0; n],
+            log: Vec::new(),
+            upd,
+        })
     }
 
     /// Bring row `p` up to date.
@@ -366,7 +379,13 @@ impl LazyMatrix {
         let (head, tail) = self.dm.split_at_mut(py * m);
         let rx: &[f64] = &head[px * m..(px + 1) * m];
         let ry = &mut tail[..m];
-        let e = Entry { a: px, b: py, wa: nx as f64, wb: ny as f64, wt: (nx + ny) as f64 };
+        let e = Entry {
+            a: px,
+            b: py,
+            wa: nx as f64,
+            wb: ny as f64,
+            wt: (nx + ny) as f64,
+        };
         match self.upd {
             Update::Complete => {
                 for (y, &x) in ry.iter_mut().zip(rx) {
@@ -392,11 +411,15 @@ impl LazyMatrix {
         for &p in live {
             is_live[p] = true;
         }
-        self.dm.par_chunks_mut(m).enumerate().with_min_len(32).for_each(|(p, row)| {
-            if is_live[p] && !cancel.is_requested() {
-                replay(row, &log[seen[p]..], upd);
-            }
-        });
+        self.dm
+            .par_chunks_mut(m)
+            .enumerate()
+            .with_min_len(32)
+            .for_each(|(p, row)| {
+                if is_live[p] && !cancel.is_requested() {
+                    replay(row, &log[seen[p]..], upd);
+                }
+            });
         cancel.check()?;
         let a = live.len();
         // In place is safe: destination index i * a + j never exceeds source pi * m + pj.
@@ -450,15 +473,20 @@ pub(crate) fn generic(
         }
         let m = mat.m;
         if chain.is_empty() {
-            let first = (0..m).find(|&p| size[p] > 0).map(|p| ids[p]).ok_or_else(|| {
-                RmlError::Internal("chain: no active cluster".into())
-            })?;
+            let first = (0..m)
+                .find(|&p| size[p] > 0)
+                .map(|p| ids[p])
+                .ok_or_else(|| RmlError::Internal("chain: no active cluster".into()))?;
             chain.push(first);
         }
         let (x, y, cur) = loop {
             let x = *chain.last().expect("chain is not empty");
             let px = pos[x];
-            let prev = if chain.len() > 1 { Some(chain[chain.len() - 2]) } else { None };
+            let prev = if chain.len() > 1 {
+                Some(chain[chain.len() - 2])
+            } else {
+                None
+            };
             let row: &[f64] = mat.row(px);
             let (size_r, ids_r) = (&size, &ids);
             let best = scan_min_range(m, |lo, hi| {
@@ -501,7 +529,11 @@ pub(crate) fn generic(
         };
         chain.truncate(chain.len() - 2);
         let (x, y) = if x < y { (x, y) } else { (y, x) };
-        merges.push(Merge { a: x, b: y, dist: cur });
+        merges.push(Merge {
+            a: x,
+            b: y,
+            dist: cur,
+        });
         let (px, py) = (pos[x], pos[y]);
         let (nx, ny) = (size[px], size[py]);
         size[px] = 0;
@@ -571,10 +603,7 @@ fn fast_min_impl(v: &[f64]) -> Option<(f64, usize)> {
 }
 
 /// Minimum over `0..len` of per-range minima `f(lo, hi)`, parallel over fixed blocks.
-fn scan_min_range(
-    len: usize,
-    f: impl Fn(usize, usize) -> (f64, usize) + Sync,
-) -> (f64, usize) {
+fn scan_min_range(len: usize, f: impl Fn(usize, usize) -> (f64, usize) + Sync) -> (f64, usize) {
     if len < 2 * PAR_ROWS {
         f(0, len)
     } else {
