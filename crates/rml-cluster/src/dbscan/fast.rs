@@ -105,6 +105,62 @@ pub(crate) fn has_avx2() -> bool {
     }
 }
 
+#[inline(always)]
+fn box_rdist_generic(q: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
+    let d = q.len();
+    let (lo, hi) = (&lo[..d], &hi[..d]);
+    let mut mn = [0.0f64; 4];
+    let mut mx = [0.0f64; 4];
+    let mut j = 0;
+    while j + 4 <= d {
+        for k in 0..4 {
+            let x = q[j + k];
+            let (a, b) = (lo[j + k] - x, x - hi[j + k]);
+            let g = if a > b { a } else { b };
+            let g = if g > 0.0 { g } else { 0.0 };
+            mn[k] = mn[k] + g * g;
+            let (a, b) = ((x - lo[j + k]).abs(), (x - hi[j + k]).abs());
+            let f = if a > b { a } else { b };
+            mx[k] = mx[k] + f * f;
+        }
+        j += 4;
+    }
+    let mut s = (mn[0] + mn[1]) + (mn[2] + mn[3]);
+    let mut t = (mx[0] + mx[1]) + (mx[2] + mx[3]);
+    while j < d {
+        let g = gap(q[j], lo[j], hi[j]);
+        s = s + g * g;
+        let f = far(q[j], lo[j], hi[j]);
+        t = t + f * f;
+        j += 1;
+    }
+    (s, t)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn box_rdist_avx2(q: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
+    box_rdist_generic(q, lo, hi)
+}
+
+/// `(Σ gap_j², Σ far_j²)` from `q` to the box `[lo, hi]`, where `gap_j`/`far_j` are the
+/// per-dimension distances to the nearest/farthest side, computed with the very operations
+/// of [`rdist`] but summed in a different (vectorised) order. For any point `p` in the box,
+/// the dimension-order sums satisfy `min_seq <= rdist(q, p) <= max_seq` in floating point
+/// (monotone rounding), and a sum of `d` non-negative terms in any order is within
+/// `(d - 1) u` relative of the exact sum, so `s * (1 - (4d + 8) u) <= min_seq` and
+/// `max_seq <= t * (1 + (4d + 8) u)`: the bounds [`L2Index`] prunes with.
+#[inline(always)]
+pub(crate) fn box_rdist(q: &[f64], lo: &[f64], hi: &[f64], avx2: bool) -> (f64, f64) {
+    #[cfg(target_arch = "x86_64")]
+    if avx2 {
+        // SAFETY: `avx2` is true only when the CPU reports AVX2 (run-time detection).
+        return unsafe { box_rdist_avx2(q, lo, hi) };
+    }
+    let _ = avx2;
+    box_rdist_generic(q, lo, hi)
+}
+
 /// Distance from `x` to the interval `[lo, hi]` (0 inside): the KD-tree's lower bound.
 #[inline(always)]
 fn gap(x: f64, lo: f64, hi: f64) -> f64 {
@@ -148,6 +204,9 @@ pub(crate) struct L2Index {
     /// Largest padded leaf length.
     max_stride: usize,
     avx2: bool,
+    /// Factors turning [`box_rdist`]'s sums into bounds of the dimension-order sums.
+    lower: f64,
+    upper: f64,
 }
 
 impl L2Index {
@@ -232,7 +291,8 @@ impl L2Index {
                 }
             }
         }
-        Ok(Self { n, d, nodes, boxes, idx, rows, soa, soa_off, max_stride, avx2: has_avx2() })
+        let eps = (4 * d + 8) as f64 * f64::EPSILON;
+        Ok(Self { n, d, nodes, boxes, idx, rows, soa, soa_off, max_stride, avx2: has_avx2(), lower: 1.0 - eps, upper: 1.0 + eps })
     }
 
     #[inline(always)]
@@ -247,23 +307,15 @@ impl L2Index {
     fn row(&self, p: usize) -> &[f64] {
         &self.rows[p * self.d..(p + 1) * self.d]
     }
+    /// A lower bound of [`rdist`] from `q` to every point of `node` (see [`box_rdist`]).
     #[inline(always)]
     fn min_rdist(&self, q: &[f64], node: usize) -> f64 {
-        let mut s = 0.0;
-        for ((&x, &l), &h) in q.iter().zip(self.lo(node)).zip(self.hi(node)) {
-            let g = gap(x, l, h);
-            s = s + g * g;
-        }
-        s
+        box_rdist(q, self.lo(node), self.hi(node), self.avx2).0 * self.lower
     }
+    /// An upper bound of [`rdist`] from `q` to every point of `node`.
     #[inline(always)]
     fn max_rdist(&self, q: &[f64], node: usize) -> f64 {
-        let mut s = 0.0;
-        for ((&x, &l), &h) in q.iter().zip(self.lo(node)).zip(self.hi(node)) {
-            let g = far(x, l, h);
-            s = s + g * g;
-        }
-        s
+        box_rdist(q, self.lo(node), self.hi(node), self.avx2).1 * self.upper
     }
     /// Reduced distances from `q` to every point of `leaf` into `buf[..padded length]`.
     #[inline]
@@ -328,29 +380,25 @@ impl L2Index {
     }
 }
 
-/// The component pass: core points in tree order, each linked to the earlier core points
-/// within eps that are not yet known to be connected to it.
-struct Linker<'a> {
+/// Phase A of the component pass, over one subtree (a contiguous range of positions): its
+/// core points in tree order, each linked to the earlier core points of the subtree within
+/// eps that are not yet known to be connected to it.
+struct Linker<'a, 'u> {
     index: &'a L2Index,
     core: &'a [bool],
     rr: f64,
-    uf: MinUf,
+    uf: MinUf<'u>,
     /// Per node: `NONE` (no processed core point), `MIXED`, or a processed core point
     /// connected to every processed core point of the node. Processed = before the current
     /// query in tree order. Components only ever merge, so a hint never becomes wrong.
     hint: Vec<u32>,
-    /// Distance computations (statistics for tests).
+    buf: Vec<f64>,
+    cand: Vec<u32>,
+    /// Distance computations (statistics).
     n_dist: u64,
 }
 
-impl Linker<'_> {
-    /// Whether every processed core point of `node` is known to be connected to `ru`.
-    #[inline]
-    fn covered(&mut self, node: usize, ru: u32) -> bool {
-        let h = self.hint[node];
-        h == NONE || (h != MIXED && self.uf.find(h) == ru)
-    }
-
+impl Linker<'_, '_> {
     fn combine(&mut self, a: u32, b: u32) -> u32 {
         if a == NONE {
             b
@@ -370,19 +418,32 @@ impl Linker<'_> {
             return;
         }
         let ru = self.uf.find(pu as u32);
-        if self.covered(node, ru) || index.min_rdist(q, node) > self.rr {
+        let h = self.hint[node];
+        if h == NONE || (h != MIXED && self.uf.find(h) == ru) {
             return;
         }
         if nd.leaf {
             let end = nd.end.min(pu);
-            let mut ru = ru;
+            self.cand.clear();
             for p in nd.start..end {
-                if !self.core[p] || self.uf.find(p as u32) == ru {
+                if self.core[p] && self.uf.find(p as u32) != ru {
+                    self.cand.push(p as u32);
+                }
+            }
+            let simd = self.cand.len() >= LANES;
+            if simd {
+                index.leaf(q, node, &mut self.buf);
+            }
+            let mut ru = ru;
+            for t in 0..self.cand.len() {
+                let p = self.cand[t];
+                if self.uf.find(p) == ru {
                     continue;
                 }
                 self.n_dist += 1;
-                if rdist(q, index.row(p)) <= self.rr {
-                    ru = self.uf.union(pu as u32, p as u32);
+                let r = if simd { self.buf[p as usize - nd.start] } else { rdist(q, index.row(p as usize)) };
+                if r <= self.rr {
+                    ru = self.uf.union(pu as u32, p);
                 }
             }
             // Heal the hint: every processed core point of the leaf may now be connected.
@@ -400,25 +461,26 @@ impl Linker<'_> {
         }
         let (l, r) = (2 * node + 1, 2 * node + 2);
         let (dl, dr) = (index.min_rdist(q, l), index.min_rdist(q, r));
-        let (a, b) = if dl <= dr { (l, r) } else { (r, l) };
-        self.link_rec(q, pu, a);
-        self.link_rec(q, pu, b);
+        let (a, da, b, db) = if dl <= dr { (l, dl, r, dr) } else { (r, dr, l, dl) };
+        if da <= self.rr {
+            self.link_rec(q, pu, a);
+        }
+        if db <= self.rr {
+            self.link_rec(q, pu, b);
+        }
         if self.hint[node] == MIXED {
             let (hl, hr) = (self.hint[l], self.hint[r]);
             self.hint[node] = self.combine(hl, hr);
         }
     }
 
-    /// Core point `pu` becomes processed: record it in the hints of the nodes holding it.
-    fn add(&mut self, pu: usize) {
-        let mut node = 0;
+    /// Core point `pu` becomes processed: record it in the hints of the nodes holding it,
+    /// from `root` (the subtree's root) down.
+    fn add(&mut self, root: usize, pu: usize) {
+        let mut node = root;
         loop {
             let h = self.hint[node];
-            self.hint[node] = if h == NONE {
-                pu as u32
-            } else {
-                self.combine(h, pu as u32)
-            };
+            self.hint[node] = self.combine(h, pu as u32);
             let nd = self.index.nodes[node];
             if nd.leaf {
                 break;
@@ -428,36 +490,215 @@ impl Linker<'_> {
     }
 }
 
-/// Union-find over tree positions whose root is the smallest position of its set, so
-/// `parent[p] <= p` always.
-struct MinUf {
-    parent: Vec<u32>,
+/// Union-find over the tree positions `off..off + parent.len()` whose root is the smallest
+/// position of its set, so `parent[p - off] <= p` always and roots stay inside the range.
+struct MinUf<'u> {
+    parent: &'u mut [u32],
+    off: u32,
 }
 
-impl MinUf {
+impl MinUf<'_> {
+    #[inline]
     fn find(&mut self, mut a: u32) -> u32 {
-        while self.parent[a as usize] != a {
-            let p = self.parent[a as usize];
-            let gp = self.parent[p as usize];
-            self.parent[a as usize] = gp;
+        let off = self.off;
+        loop {
+            let p = self.parent[(a - off) as usize];
+            if p == a {
+                return a;
+            }
+            let gp = self.parent[(p - off) as usize];
+            self.parent[(a - off) as usize] = gp;
             a = gp;
         }
-        a
     }
     /// Merge the sets of `a` and `b`; returns the root of the merged set.
     fn union(&mut self, a: u32, b: u32) -> u32 {
         let (ra, rb) = (self.find(a), self.find(b));
         let (lo, hi) = if ra < rb { (ra, rb) } else { (rb, ra) };
-        self.parent[hi as usize] = lo;
+        self.parent[(hi - self.off) as usize] = lo;
         lo
     }
-    /// Root of every position, in one ascending sweep (`parent[p] <= p`).
-    fn roots_into(&self, out: &mut [u32]) {
-        for p in 0..self.parent.len() {
-            let q = self.parent[p] as usize;
-            out[p] = if q == p { p as u32 } else { out[q] };
+}
+
+/// Root of every position, in one ascending sweep (`parent[p] <= p`).
+fn roots_into(parent: &[u32], out: &mut [u32]) {
+    for p in 0..parent.len() {
+        let q = parent[p] as usize;
+        out[p] = if q == p { p as u32 } else { out[q] };
+    }
+}
+
+/// Phase B of the component pass: core point `pu` of the subtree starting at `sub_start`
+/// against the core points of earlier subtrees, with the components frozen after phase A
+/// (`comp`, and `uniform`: the component of all core points of a node, `NONE` or `MIXED`).
+/// Emits one edge per component newly reached.
+#[allow(clippy::too_many_arguments)]
+fn cross_rec(
+    index: &L2Index,
+    q: &[f64],
+    pu: u32,
+    sub_start: usize,
+    node: usize,
+    rr: f64,
+    core: &[bool],
+    comp: &[u32],
+    uniform: &[u32],
+    linked: &mut Vec<u32>,
+    edges: &mut Vec<(u32, u32)>,
+) {
+    let nd = index.nodes[node];
+    if nd.start >= sub_start {
+        return;
+    }
+    if nd.end <= sub_start {
+        let u = uniform[node];
+        if u == NONE || (u != MIXED && linked.contains(&u)) {
+            return;
         }
     }
+    if nd.leaf {
+        for p in nd.start..nd.end {
+            if core[p] && !linked.contains(&comp[p]) && rdist(q, index.row(p)) <= rr {
+                linked.push(comp[p]);
+                edges.push((pu, p as u32));
+            }
+        }
+        return;
+    }
+    let (l, r) = (2 * node + 1, 2 * node + 2);
+    let (dl, dr) = (index.min_rdist(q, l), index.min_rdist(q, r));
+    let (a, da, b, db) = if dl <= dr { (l, dl, r, dr) } else { (r, dr, l, dl) };
+    if da <= rr {
+        cross_rec(index, q, pu, sub_start, a, rr, core, comp, uniform, linked, edges);
+    }
+    if db <= rr {
+        cross_rec(index, q, pu, sub_start, b, rr, core, comp, uniform, linked, edges);
+    }
+}
+
+/// Components of the core points (tree positions), as the parent array of a union-find
+/// whose roots are the smallest positions.
+fn components(index: &L2Index, core: &[bool], rr: f64, budget: usize, cancel: &Cancel) -> RmlResult<Vec<u32>> {
+    let n = index.n;
+    // Subtrees: the nodes of one level, about two per thread (one level when single-threaded).
+    let threads = rayon::current_num_threads().max(1);
+    let mut level_nodes = vec![0usize];
+    while level_nodes.len() < 2 * threads && level_nodes.iter().all(|&i| !index.nodes[i].leaf) {
+        level_nodes = level_nodes.iter().flat_map(|&i| [2 * i + 1, 2 * i + 2]).collect();
+    }
+    if threads == 1 {
+        level_nodes = vec![0];
+    }
+    let mut parent: Vec<u32> = (0..n as u32).collect();
+    // Phase A: each subtree on its own (disjoint slices of the union-find).
+    {
+        let mut slices = Vec::with_capacity(level_nodes.len());
+        let mut rest: &mut [u32] = &mut parent;
+        let mut at = 0usize;
+        for &node in &level_nodes {
+            let nd = index.nodes[node];
+            let (a, b) = std::mem::take(&mut rest).split_at_mut(nd.end - at);
+            at = nd.end;
+            rest = b;
+            slices.push((node, a));
+        }
+        slices.into_par_iter().try_for_each(|(root, slice)| -> RmlResult<()> {
+            let nd = index.nodes[root];
+            let mut lk = Linker {
+                index,
+                core,
+                rr,
+                uf: MinUf { parent: slice, off: nd.start as u32 },
+                hint: vec![NONE; index.nodes.len()],
+                buf: vec![0.0; index.max_stride],
+                cand: Vec::new(),
+                n_dist: 0,
+            };
+            for pu in nd.start..nd.end {
+                if (pu - nd.start) % 4096 == 0 {
+                    cancel.check()?;
+                }
+                if core[pu] {
+                    let q = index.row(pu);
+                    if index.min_rdist(q, root) <= rr {
+                        lk.link_rec(q, pu, root);
+                    }
+                    lk.add(root, pu);
+                }
+            }
+            Ok(())
+        })?;
+    }
+    if level_nodes.len() == 1 {
+        return Ok(parent);
+    }
+    // Phase B: edges between subtrees, from frozen components, merged chunk by chunk.
+    let mut comp = vec![NONE; n];
+    roots_into(&parent, &mut comp);
+    let mut uniform = vec![NONE; index.nodes.len()];
+    for node in (0..index.nodes.len()).rev() {
+        let nd = index.nodes[node];
+        uniform[node] = if nd.leaf {
+            let mut u = NONE;
+            for p in nd.start..nd.end {
+                if !core[p] {
+                    continue;
+                }
+                if u == NONE {
+                    u = comp[p];
+                } else if u != comp[p] {
+                    u = MIXED;
+                    break;
+                }
+            }
+            u
+        } else {
+            let (a, b) = (uniform[2 * node + 1], uniform[2 * node + 2]);
+            if a == NONE {
+                b
+            } else if b == NONE || a == b {
+                a
+            } else {
+                MIXED
+            }
+        };
+    }
+    let mut uf = MinUf { parent: &mut parent, off: 0 };
+    let chunk = (budget / 4).clamp(4096, 1 << 16);
+    for &sub in &level_nodes[1..] {
+        let nd = index.nodes[sub];
+        for c0 in (nd.start..nd.end).step_by(chunk) {
+            cancel.check()?;
+            let c1 = (c0 + chunk).min(nd.end);
+            let parts: Vec<Vec<(u32, u32)>> = (c0..c1)
+                .step_by(TASK)
+                .collect::<Vec<_>>()
+                .into_par_iter()
+                .map(|t0| {
+                    let mut edges = Vec::new();
+                    let mut linked = Vec::new();
+                    for pu in t0..(t0 + TASK).min(c1) {
+                        if core[pu] {
+                            linked.clear();
+                            linked.push(comp[pu]);
+                            let q = index.row(pu);
+                            if index.min_rdist(q, 0) > rr {
+                                continue;
+                            }
+                            cross_rec(index, q, pu as u32, nd.start, 0, rr, core, &comp, &uniform, &mut linked, &mut edges);
+                        }
+                    }
+                    edges
+                })
+                .collect();
+            for edges in parts {
+                for (a, b) in edges {
+                    uf.union(a, b);
+                }
+            }
+        }
+    }
+    Ok(parent)
 }
 
 /// Positions per parallel task.
@@ -468,6 +709,8 @@ pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Canc
     let (n, d) = (index.n, index.d);
     let ms = (params.min_samples.ceil() as usize).max(1);
     let budget = params.chunk_entries;
+    let t0 = std::time::Instant::now();
+    let timing = std::env::var_os("RML_DBSCAN_TIMING").is_some();
 
     // Pass 1: core flags (tree positions) and the neighbour lists of non-core points.
     let mut core = vec![false; n];
@@ -521,29 +764,14 @@ pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Canc
         }
     }
 
-    // Pass 2: components of the core points (sequential, tree order).
-    let mut lk = Linker {
-        index,
-        core: &core,
-        rr,
-        uf: MinUf { parent: (0..n as u32).collect() },
-        hint: vec![NONE; index.nodes.len()],
-        n_dist: 0,
-    };
-    for pu in 0..n {
-        if pu % 4096 == 0 {
-            cancel.check()?;
-        }
-        if core[pu] {
-            lk.link_rec(index.row(pu), pu, 0);
-            lk.add(pu);
-        }
-    }
-    let uf = lk.uf;
+    if timing { eprintln!("pass1 {:?}", t0.elapsed()); }
+    // Pass 2: components of the core points.
+    let parent = components(index, &core, rr, budget, cancel)?;
+    if timing { eprintln!("pass2 {:?}", t0.elapsed()); }
     let mut comp = vec![NONE; n];
-
     // Labels: components numbered by their smallest original index.
-    uf.roots_into(&mut comp);
+    roots_into(&parent, &mut comp);
+    drop(parent);
     let mut pos_of = vec![0u32; n];
     for (p, &i) in index.idx.iter().enumerate() {
         pos_of[i as usize] = p as u32;
@@ -596,5 +824,6 @@ pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Canc
         }
     }
     let _ = d;
+    if timing { eprintln!("pass3 {:?} kept {} requery {}", t0.elapsed(), kept_pos.len(), requery.len()); }
     Ok(DbscanResult { labels, core_sample_indices: core_idx })
 }

@@ -292,4 +292,46 @@ fn kd_tree_fast_path_same_labels_on_any_thread_count() {
     let b = three.install(|| fit(&kd, &p, None, &Cancel::new())).unwrap();
     assert_eq!(a, b);
     assert_eq!(a, fit(&Search::brute(x.view(), Metric::Euclidean).unwrap(), &p, None, &Cancel::new()).unwrap());
+    // Many subtrees (one per thread pair) at exact-eps ties, in 16 dimensions too.
+    let seven = rayon::ThreadPoolBuilder::new().num_threads(7).build().unwrap();
+    for (x, eps, ms) in [(grid(30, 3), 1.0, 5usize), (blobs(800, 16, 4), 1.6, 5), (blobs(800, 16, 4), 1.0, 3)] {
+        let (want, _) = reference(&x, Metric::Euclidean, eps, ms as f64, None);
+        for leaf in [1usize, 4, 30] {
+            let mut tree = None;
+            let kd = Search::kd_tree(x.view(), Metric::Euclidean, leaf, &mut tree).unwrap();
+            let p = DbscanParams::new(eps, ms).unwrap();
+            for pool in [&one, &three, &seven] {
+                assert_eq!(pool.install(|| fit(&kd, &p, None, &Cancel::new())).unwrap().labels, want, "leaf {leaf}");
+            }
+        }
+    }
+}
+
+#[test]
+fn vectorised_box_bounds_enclose_every_point_distance() {
+    use super::fast::{box_rdist, has_avx2, rdist};
+    let mut rng = Rng(4242);
+    for d in [1usize, 2, 3, 4, 5, 8, 16, 17, 33] {
+        let f = (4 * d + 8) as f64 * f64::EPSILON;
+        for _ in 0..300 {
+            let lo: Vec<f64> = (0..d).map(|_| rng.uniform() * 4.0 - 2.0).collect();
+            let hi: Vec<f64> = lo.iter().map(|&l| l + rng.uniform() * 3.0).collect();
+            let q: Vec<f64> = (0..d).map(|_| rng.uniform() * 10.0 - 5.0).collect();
+            for avx2 in [false, has_avx2()] {
+                let (mn, mx) = box_rdist(&q, &lo, &hi, avx2);
+                for corner in 0..8 {
+                    // Box corners and interior points: the extreme cases of the bounds.
+                    let p: Vec<f64> = (0..d)
+                        .map(|j| match (corner + j) % 3 {
+                            0 => lo[j],
+                            1 => hi[j],
+                            _ => lo[j] + (hi[j] - lo[j]) * rng.uniform(),
+                        })
+                        .collect();
+                    let r = rdist(&q, &p);
+                    assert!(mn * (1.0 - f) <= r && r <= mx * (1.0 + f), "d {d}: {mn} {r} {mx}");
+                }
+            }
+        }
+    }
 }
