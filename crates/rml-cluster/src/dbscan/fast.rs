@@ -312,11 +312,6 @@ impl L2Index {
     fn min_rdist(&self, q: &[f64], node: usize) -> f64 {
         box_rdist(q, self.lo(node), self.hi(node), self.avx2).0 * self.lower
     }
-    /// An upper bound of [`rdist`] from `q` to every point of `node`.
-    #[inline(always)]
-    fn max_rdist(&self, q: &[f64], node: usize) -> f64 {
-        box_rdist(q, self.lo(node), self.hi(node), self.avx2).1 * self.upper
-    }
     /// Reduced distances from `q` to every point of `leaf` into `buf[..padded length]`.
     #[inline]
     fn leaf(&self, q: &[f64], leaf: usize, buf: &mut [f64]) {
@@ -326,9 +321,11 @@ impl L2Index {
 
     /// Count neighbours of `q` (nearer subtree first) until `ms` is reached. Returns whether
     /// it was; when not, `list` holds every neighbour's position.
-    fn count_rec(&self, q: &[f64], node: usize, rr: f64, ms: usize, count: &mut usize, list: &mut Vec<u32>, buf: &mut [f64]) -> bool {
+    /// `bmax` is an upper bound of the distances to the points of `node` ([`Self::bounds`]).
+    #[allow(clippy::too_many_arguments)]
+    fn count_rec(&self, q: &[f64], node: usize, bmax: f64, rr: f64, ms: usize, count: &mut usize, list: &mut Vec<u32>, buf: &mut [f64]) -> bool {
         let nd = self.nodes[node];
-        if self.max_rdist(q, node) <= rr {
+        if bmax <= rr {
             let size = nd.end - nd.start;
             *count += size;
             if *count >= ms {
@@ -348,12 +345,19 @@ impl L2Index {
             return *count >= ms;
         }
         let (l, r) = (2 * node + 1, 2 * node + 2);
-        let (dl, dr) = (self.min_rdist(q, l), self.min_rdist(q, r));
-        let (a, da, b, db) = if dl <= dr { (l, dl, r, dr) } else { (r, dr, l, dl) };
-        if da <= rr && self.count_rec(q, a, rr, ms, count, list, buf) {
+        let ((dl, ml), (dr, mr)) = (self.bounds(q, l), self.bounds(q, r));
+        let (a, da, ma, b, db, mb) = if dl <= dr { (l, dl, ml, r, dr, mr) } else { (r, dr, mr, l, dl, ml) };
+        if da <= rr && self.count_rec(q, a, ma, rr, ms, count, list, buf) {
             return true;
         }
-        db <= rr && self.count_rec(q, b, rr, ms, count, list, buf)
+        db <= rr && self.count_rec(q, b, mb, rr, ms, count, list, buf)
+    }
+
+    /// Lower and upper bounds of the distances from `q` to the points of `node`.
+    #[inline(always)]
+    fn bounds(&self, q: &[f64], node: usize) -> (f64, f64) {
+        let (s, t) = box_rdist(q, self.lo(node), self.hi(node), self.avx2);
+        (s * self.lower, t * self.upper)
     }
 
     /// Smallest label among the core neighbours of `q` (`NONE` if there is none).
@@ -394,8 +398,6 @@ struct Linker<'a, 'u> {
     hint: Vec<u32>,
     buf: Vec<f64>,
     cand: Vec<u32>,
-    /// Distance computations (statistics).
-    n_dist: u64,
 }
 
 impl Linker<'_, '_> {
@@ -440,7 +442,6 @@ impl Linker<'_, '_> {
                 if self.uf.find(p) == ru {
                     continue;
                 }
-                self.n_dist += 1;
                 let r = if simd { self.buf[p as usize - nd.start] } else { rdist(q, index.row(p as usize)) };
                 if r <= self.rr {
                     ru = self.uf.union(pu as u32, p);
@@ -612,7 +613,6 @@ fn components(index: &L2Index, core: &[bool], rr: f64, budget: usize, cancel: &C
                 hint: vec![NONE; index.nodes.len()],
                 buf: vec![0.0; index.max_stride],
                 cand: Vec::new(),
-                n_dist: 0,
             };
             for pu in nd.start..nd.end {
                 if (pu - nd.start) % 4096 == 0 {
@@ -706,11 +706,9 @@ const TASK: usize = 128;
 
 /// DBSCAN without sample weights over `index` (see the module documentation).
 pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Cancel) -> RmlResult<DbscanResult> {
-    let (n, d) = (index.n, index.d);
+    let n = index.n;
     let ms = (params.min_samples.ceil() as usize).max(1);
     let budget = params.chunk_entries;
-    let t0 = std::time::Instant::now();
-    let timing = std::env::var_os("RML_DBSCAN_TIMING").is_some();
 
     // Pass 1: core flags (tree positions) and the neighbour lists of non-core points.
     let mut core = vec![false; n];
@@ -736,8 +734,9 @@ pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Canc
                 for p in t0..t1 {
                     list.clear();
                     let mut count = 0usize;
-                    let is_core = index.min_rdist(index.row(p), 0) <= rr
-                        && index.count_rec(index.row(p), 0, rr, ms, &mut count, &mut list, &mut buf);
+                    let q = index.row(p);
+                    let (bmin, bmax) = index.bounds(q, 0);
+                    let is_core = bmin <= rr && index.count_rec(q, 0, bmax, rr, ms, &mut count, &mut list, &mut buf);
                     flags.push(is_core);
                     if !is_core {
                         lists.push((p as u32, list.clone()));
@@ -764,10 +763,8 @@ pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Canc
         }
     }
 
-    if timing { eprintln!("pass1 {:?}", t0.elapsed()); }
     // Pass 2: components of the core points.
     let parent = components(index, &core, rr, budget, cancel)?;
-    if timing { eprintln!("pass2 {:?}", t0.elapsed()); }
     let mut comp = vec![NONE; n];
     // Labels: components numbered by their smallest original index.
     roots_into(&parent, &mut comp);
@@ -823,7 +820,5 @@ pub(crate) fn fit(index: &L2Index, rr: f64, params: &DbscanParams, cancel: &Canc
             }
         }
     }
-    let _ = d;
-    if timing { eprintln!("pass3 {:?} kept {} requery {}", t0.elapsed(), kept_pos.len(), requery.len()); }
     Ok(DbscanResult { labels, core_sample_indices: core_idx })
 }

@@ -130,9 +130,7 @@ pub fn fit(
     {
         if let Some(flat) = x.as_slice() {
             // Same neighbour relation, far fewer distance computations (`fast` module).
-            let t0 = std::time::Instant::now();
             let index = fast::L2Index::new(flat, n, x.ncols(), tree)?;
-            if std::env::var_os("RML_DBSCAN_TIMING").is_some() { eprintln!("index {:?}", t0.elapsed()); }
             return fast::fit(&index, m.dist_to_rdist(params.eps), params, cancel);
         }
     }
