@@ -232,12 +232,17 @@ impl L2Index {
         if (nodes[0].start, nodes[0].end) != (0, n) {
             return Err(bad("root"));
         }
+        // Nodes reachable from the root (children have larger ids): children split exactly.
+        let mut reachable = vec![false; n_nodes];
+        reachable[0] = true;
         for i in 0..n_nodes {
-            if !nodes[i].leaf {
+            if reachable[i] && !nodes[i].leaf {
                 let (a, b) = (nodes[2 * i + 1], nodes[2 * i + 2]);
                 if a.start != nodes[i].start || a.end != b.start || b.end != nodes[i].end {
                     return Err(bad("children"));
                 }
+                reachable[2 * i + 1] = true;
+                reachable[2 * i + 2] = true;
             }
         }
         let mut boxes = vec![0.0; 2 * n_nodes * d];
