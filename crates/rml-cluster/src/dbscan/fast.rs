@@ -49,7 +49,7 @@ pub(crate) fn rdist(q: &[f64], p: &[f64]) -> f64 {
     let mut s = 0.0f64;
     for (&a, &b) in q.iter().zip(p) {
         let t = a - b;
-        s = s + t * t;
+        s += t * t;
     }
     s
 }
@@ -64,7 +64,7 @@ fn leaf_rdist_generic(q: &[f64], soa: &[f64], stride: usize, out: &mut [f64]) {
             let col = &soa[j * stride + b..j * stride + b + LANES];
             for k in 0..LANES {
                 let t = qj - col[k];
-                acc[k] = acc[k] + t * t;
+                acc[k] += t * t;
             }
         }
         out[b..b + LANES].copy_from_slice(&acc);
@@ -83,7 +83,7 @@ unsafe fn leaf_rdist_avx2(q: &[f64], soa: &[f64], stride: usize, out: &mut [f64]
 /// written to `out[..stride]`. Each value is bit-identical to [`rdist`] of that point.
 #[inline]
 pub(crate) fn leaf_rdist(q: &[f64], soa: &[f64], stride: usize, out: &mut [f64], avx2: bool) {
-    debug_assert!(stride % LANES == 0 && soa.len() >= q.len() * stride && out.len() >= stride);
+    debug_assert!(stride.is_multiple_of(LANES) && soa.len() >= q.len() * stride && out.len() >= stride);
     #[cfg(target_arch = "x86_64")]
     if avx2 {
         // SAFETY: `avx2` is true only when the CPU reports AVX2 (run-time detection).
@@ -118,10 +118,10 @@ fn box_rdist_generic(q: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
             let (a, b) = (lo[j + k] - x, x - hi[j + k]);
             let g = if a > b { a } else { b };
             let g = if g > 0.0 { g } else { 0.0 };
-            mn[k] = mn[k] + g * g;
+            mn[k] += g * g;
             let (a, b) = ((x - lo[j + k]).abs(), (x - hi[j + k]).abs());
             let f = if a > b { a } else { b };
-            mx[k] = mx[k] + f * f;
+            mx[k] += f * f;
         }
         j += 4;
     }
@@ -129,9 +129,9 @@ fn box_rdist_generic(q: &[f64], lo: &[f64], hi: &[f64]) -> (f64, f64) {
     let mut t = (mx[0] + mx[1]) + (mx[2] + mx[3]);
     while j < d {
         let g = gap(q[j], lo[j], hi[j]);
-        s = s + g * g;
+        s += g * g;
         let f = far(q[j], lo[j], hi[j]);
-        t = t + f * f;
+        t += f * f;
         j += 1;
     }
     (s, t)
@@ -619,8 +619,9 @@ fn components(index: &L2Index, core: &[bool], rr: f64, budget: usize, cancel: &C
                 buf: vec![0.0; index.max_stride],
                 cand: Vec::new(),
             };
+            #[allow(clippy::needless_range_loop)] // `pu` is a position: row, flag and tree key
             for pu in nd.start..nd.end {
-                if (pu - nd.start) % 4096 == 0 {
+                if (pu - nd.start).is_multiple_of(4096) {
                     cancel.check()?;
                 }
                 if core[pu] {

@@ -199,7 +199,8 @@ fn simd_leaf_kernel_is_bit_identical_to_the_scalar_distance() {
     // Points exactly at the radius: 3-4-5 triangles, reduced distance exactly 25; one just past.
     let q = [0.0, 0.0];
     let inf = f64::INFINITY;
-    let soa = [3.0, -4.0, 0.0, 5.0, 5.000000000000001, 0.0, inf, inf, 4.0, 3.0, 5.0, 0.0, 0.0, 0.0, inf, inf];
+    let past = f64::from_bits(5.0f64.to_bits() + 1);
+    let soa = [3.0, -4.0, 0.0, 5.0, past, 0.0, inf, inf, 4.0, 3.0, 5.0, 0.0, 0.0, 0.0, inf, inf];
     for avx2 in [false, has_avx2()] {
         let mut out = [0.0; 8];
         leaf_rdist(&q, &soa, 8, &mut out, avx2);
