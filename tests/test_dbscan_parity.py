@@ -159,3 +159,34 @@ def test_larger_data_spans_many_chunks():
     for eps, ms in [(0.05, 4), (0.15, 10), (0.6, 100)]:
         kw = dict(eps=eps, min_samples=ms)
         _assert_same(skc.DBSCAN(**kw).fit(X), DBSCAN(**kw).fit(X))
+
+
+@pytest.mark.parametrize("d", [5, 16])
+def test_higher_dimension_blobs(d):
+    # The KD-tree fast path (early-exit core counts, linking that skips connected points)
+    # at the benchmark's shape, small; sklearn's kd_tree computes the same exact distances.
+    from sklearn.datasets import make_blobs
+
+    X, _ = make_blobs(1500, n_features=d, centers=6, cluster_std=1.0, random_state=d)
+    D = pairwise_distances(X[:300])
+    for q in [0.005, 0.02, 0.05]:
+        eps = float(np.quantile(D[np.triu_indices_from(D, 1)], q))
+        for ms in [1, 5, 20]:
+            kw = dict(eps=eps, min_samples=ms)
+            sk = skc.DBSCAN(algorithm="kd_tree", **kw).fit(X)
+            for n_jobs in [1, 2]:
+                _assert_same(sk, DBSCAN(n_jobs=n_jobs, **kw).fit(X))
+                _assert_same(sk, DBSCAN(algorithm="kd_tree", leaf_size=3, n_jobs=n_jobs, **kw).fit(X))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_integer_grid_ties_at_eps(d):
+    # Every neighbour of a grid point is at exactly eps = 1: the boundary decides core points.
+    rng = np.random.RandomState(d)
+    side = 12 if d == 2 else 6
+    G = np.stack(np.meshgrid(*[np.arange(side)] * d), -1).reshape(-1, d).astype(float)
+    X = G[rng.rand(len(G)) < 0.8]
+    X = np.vstack([X, X[::7]])[rng.permutation(len(X) + len(X[::7]))]
+    for eps, ms in [(1.0, 2 * d + 1), (1.0, 2 * d), (1.0, 3), (2.0, 9)]:
+        kw = dict(eps=eps, min_samples=ms)
+        _assert_same(skc.DBSCAN(**kw).fit(X), DBSCAN(**kw).fit(X))

@@ -22,7 +22,11 @@ class DBSCAN(ClusterMixin, BaseEstimator):
     union-find whose root is the smallest index (so clusters are numbered as scikit-learn's
     index-order depth-first search numbers them); a second pass re-queries only the non-core
     samples next to a core sample and gives each the smallest neighbouring cluster label
-    (the first cluster scikit-learn's search would reach it from).
+    (the first cluster scikit-learn's search would reach it from). Without
+    ``sample_weight``, with the euclidean (or sqeuclidean) metric on the KD-tree, a faster
+    path decides the same neighbour pairs with the same arithmetic but far fewer of them:
+    core counts stop at ``min_samples``, and components are linked while skipping samples
+    and subtrees already known to be connected (see ``docs/dbscan_optics.md``).
 
     Parameters
     ----------
@@ -61,7 +65,10 @@ class DBSCAN(ClusterMixin, BaseEstimator):
     -----
     Complexity: two radius-query passes over the data (the second only over border
     candidates), each O(n log n + total neighbours) with the KD-tree; memory O(n) plus one
-    chunk of neighbourhoods (a few million entries), never O(total neighbours).
+    chunk of neighbourhoods (a few million entries), never O(total neighbours). The
+    unweighted euclidean KD-tree path does much less than one full query per sample (core
+    counts stop at ``min_samples``; linking skips already-connected samples) in memory O(n)
+    plus the short neighbour lists of non-core samples (within the same chunk budget).
 
     Dtype: float32 input is widened exactly to float64 for the distance computations,
     because scikit-learn's KD-tree (its choice for low-dimensional data) computes in float64;

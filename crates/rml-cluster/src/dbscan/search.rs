@@ -23,7 +23,7 @@ pub enum Search<'a> {
     /// A dense precomputed distance matrix `d[i, j]`.
     Precomputed { d: ArrayView2<'a, f64> },
     /// rml-neighbors' KD-tree over the rows of `x` (Minkowski-family metrics).
-    KdTree { x: ArrayView2<'a, f64>, metric: Metric, view: KdTreeView<'a, f64> },
+    KdTree { x: ArrayView2<'a, f64>, metric: Metric, view: KdTreeView<'a, f64>, tree: &'a KdTree<f64> },
 }
 
 /// Largest dimension for which `algorithm='auto'` picks the KD-tree. scikit-learn stops at 15;
@@ -84,7 +84,7 @@ impl<'a> Search<'a> {
         ensure_param!(metric.is_minkowski_family(), "the KD-tree needs a Minkowski-family metric");
         let t: &'a KdTree<f64> = tree.insert(KdTree::build(x, leaf_size)?);
         let view = t.view(x)?;
-        Ok(Search::KdTree { x, metric, view })
+        Ok(Search::KdTree { x, metric, view, tree: t })
     }
 
     /// Query rows as a matrix: a zero-copy slice when `rows` is a contiguous range.
@@ -146,7 +146,7 @@ impl<'a> Search<'a> {
     ) -> RmlResult<RadiusResult<f64>> {
         cancel.check()?;
         let per_row: Vec<(Vec<i64>, Vec<f64>)> = match self {
-            Search::KdTree { x, metric, view } => {
+            Search::KdTree { x, metric, view, .. } => {
                 let q = Self::query_rows(x, rows);
                 let r = Array1::from_elem(1, radius);
                 return view.query_radius(q.view(), r.view(), *metric, with_dist, false, cancel);
@@ -198,7 +198,7 @@ impl<'a> Search<'a> {
         cancel.check()?;
         let k = k.max(1);
         Ok(match self {
-            Search::KdTree { x, metric, view } => {
+            Search::KdTree { x, metric, view, .. } => {
                 let q = Self::query_rows(x, rows);
                 let res = view.query(q.view(), k, *metric, true, cancel)?;
                 res.distances.column(k - 1).to_vec()
