@@ -259,7 +259,7 @@ impl<F: Float> CenterPack<F> {
         };
         #[cfg(target_arch = "x86_64")]
         {
-            let use_fused = d > SMALL_D && k < (1 << 24) && fused::available();
+            let use_fused = d >= 1 && k < (1 << 24) && fused::available();
             let cs = centers.as_slice();
             let fused64 = match (use_fused, cs.and_then(cast_slice::<F, f64>), cast_slice::<F, f64>(&norms)) {
                 (true, Some(c), Some(nm)) => Some(fused::k64::pack(c, nm, k, d)),
@@ -378,7 +378,8 @@ pub fn lloyd_pass<F: Float>(
     ensure!(labels.len() == x.nrows(), "labels have the wrong length");
     let x = x.as_standard_layout();
     let centers = centers.as_standard_layout();
-    let sw = sample_weight.to_vec();
+    let sw = sample_weight.as_standard_layout();
+    let sw = sw.as_slice().expect("standard layout");
     let (n, d) = x.dim();
     let k = centers.nrows();
     let mut total = if update_centers { Some(CenterSums::zeros(k, d)?) } else { None };
@@ -400,7 +401,7 @@ pub fn lloyd_pass<F: Float>(
         cancel,
         |(start, lab): (usize, &mut [i32])| -> RmlResult<BlockOut> {
             let rows = lab.len();
-            let mut dist = vec![F::zero(); chunk * k];
+            let mut dist = Vec::new();
             let mut sums = if update_centers { Some(CenterSums::zeros(k, d)?) } else { None };
             let mut inert = 0.0f64;
             let mut off = 0;
@@ -409,6 +410,9 @@ pub fn lloyd_pass<F: Float>(
                 let r0 = start + off;
                 let fused = pack.fused_assign(&xs[r0 * d..(r0 + m) * d], &mut lab[off..off + m]);
                 if !fused {
+                    if dist.is_empty() {
+                        dist = vec![F::zero(); chunk * k];
+                    }
                     let xc = xv.slice(ndarray::s![r0..r0 + m, ..]);
                     chunk_scores(xc, &cv, &pack, &mut dist);
                 }
