@@ -91,6 +91,105 @@ fn init_bounds<F: Float>(
         });
 }
 
+/// What one block of rows of an Elkan pass reads.
+struct Block<'a, F> {
+    xs: &'a [F],
+    sw: &'a [F],
+    d: usize,
+    centers: &'a [F],
+    k: usize,
+    hs: &'a [F],
+    next: &'a [F],
+    shift: Option<&'a [F]>,
+    /// Index of the block's first row.
+    start: usize,
+}
+
+/// The Elkan E-step for one block of rows (scikit-learn's `update_chunk`, preceded by the
+/// bound update of the previous M-step when `shift` is set).
+///
+/// Before the exact per-centre loop, one branch-free pass over the `k` lower bounds (fused
+/// with their update) tells whether *any* centre passes the loop's first test
+/// (`j != label && ub > low[j] && ub > half[label, j]`) with the row's initial state; if none
+/// does, the loop would change nothing and is skipped. Otherwise the loop runs exactly as
+/// scikit-learn's, so labels and bounds are bit-identical.
+#[inline(always)]
+fn elkan_block<F: Float>(
+    b: &Block<'_, F>,
+    labels: &mut [i32],
+    upper: &mut [F],
+    lower: &mut [F],
+    mut sums: Option<&mut CenterSums>,
+) {
+    let (d, k, xs, centers, hs) = (b.d, b.k, b.xs, b.centers, b.hs);
+    for r in 0..labels.len() {
+        let i = b.start + r;
+        let x = &xs[i * d..(i + 1) * d];
+        let low = &mut lower[r * k..(r + 1) * k];
+        let mut label = labels[r] as usize;
+        let mut ub = upper[r];
+        if let Some(sh) = b.shift {
+            ub = ub + sh[label];
+        }
+        let far = b.next[label] >= ub;
+        let hrow = &hs[label * k..(label + 1) * k];
+        let mut any = false;
+        if let Some(sh) = b.shift {
+            for (j, ((lj, &sj), &hj)) in low.iter_mut().zip(sh).zip(hrow).enumerate() {
+                let mut l = *lj - sj;
+                if l < F::zero() {
+                    l = F::zero();
+                }
+                *lj = l;
+                any |= (j != label) & (ub > l) & (ub > hj);
+            }
+        } else if !far {
+            for (j, (&l, &hj)) in low.iter().zip(hrow).enumerate() {
+                any |= (j != label) & (ub > l) & (ub > hj);
+            }
+        }
+        if !far && any {
+            let mut tight = false;
+            for j in 0..k {
+                if j != label && ub > low[j] && ub > hs[label * k + j] {
+                    if !tight {
+                        ub = dist(x, &centers[label * d..(label + 1) * d]);
+                        low[label] = ub;
+                        tight = true;
+                    }
+                    if ub > low[j] || ub > hs[label * k + j] {
+                        let dd = dist(x, &centers[j * d..(j + 1) * d]);
+                        low[j] = dd;
+                        if dd < ub {
+                            label = j;
+                            ub = dd;
+                        }
+                    }
+                }
+            }
+            labels[r] = label as i32;
+        }
+        upper[r] = ub;
+        if let Some(s) = sums.as_deref_mut() {
+            s.push(label, x, b.sw[i]);
+        }
+    }
+}
+
+/// [`elkan_block`] compiled for AVX2 (wider vectors for the bound loops; no FMA, so the
+/// arithmetic is the same).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn elkan_block_avx2<F: Float>(
+    b: &Block<'_, F>,
+    labels: &mut [i32],
+    upper: &mut [F],
+    lower: &mut [F],
+    sums: Option<&mut CenterSums>,
+) {
+    elkan_block(b, labels, upper, lower, sums)
+}
+
 /// One Elkan pass (E-step with bounds) and, if `update`, the weighted sums.
 #[allow(clippy::too_many_arguments)]
 fn elkan_pass<F: Float>(
@@ -107,6 +206,8 @@ fn elkan_pass<F: Float>(
     cancel: &Cancel,
 ) -> RmlResult<Option<CenterSums>> {
     let hs = half.as_slice().expect("standard layout");
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
     let mut total = if update { Some(CenterSums::zeros(k, d)?) } else { None };
     let items: Vec<(usize, (&mut [i32], (&mut [F], &mut [F])))> = b
         .labels
@@ -120,49 +221,16 @@ fn elkan_pass<F: Float>(
         cancel,
         |(start, (labels, (upper, lower)))| -> RmlResult<Option<CenterSums>> {
             let mut sums = if update { Some(CenterSums::zeros(k, d)?) } else { None };
-            for r in 0..labels.len() {
-                let i = start + r;
-                let x = &xs[i * d..(i + 1) * d];
-                let low = &mut lower[r * k..(r + 1) * k];
-                if let Some(sh) = shift {
-                    // scikit-learn's bound update after the previous M-step, applied here
-                    // row by row (same operations, one pass over the bounds fewer).
-                    upper[r] = upper[r] + sh[labels[r] as usize];
-                    for (lj, &sj) in low.iter_mut().zip(sh) {
-                        *lj = *lj - sj;
-                        if *lj < F::zero() {
-                            *lj = F::zero();
-                        }
-                    }
-                }
-                let mut ub = upper[r];
-                let mut tight = false;
-                let mut label = labels[r] as usize;
-                if !(next[label] >= ub) {
-                    for j in 0..k {
-                        if j != label && ub > low[j] && ub > hs[label * k + j] {
-                            if !tight {
-                                ub = dist(x, &centers[label * d..(label + 1) * d]);
-                                low[label] = ub;
-                                tight = true;
-                            }
-                            if ub > low[j] || ub > hs[label * k + j] {
-                                let dd = dist(x, &centers[j * d..(j + 1) * d]);
-                                low[j] = dd;
-                                if dd < ub {
-                                    label = j;
-                                    ub = dd;
-                                }
-                            }
-                        }
-                    }
-                    labels[r] = label as i32;
-                    upper[r] = ub;
-                }
-                if let Some(s) = sums.as_mut() {
-                    s.push(label, x, sw[i]);
+            let blk = Block { xs, sw, d, centers, k, hs, next, shift, start };
+            #[cfg(target_arch = "x86_64")]
+            {
+                if avx2 {
+                    // SAFETY: AVX2 was detected at run time.
+                    unsafe { elkan_block_avx2(&blk, labels, upper, lower, sums.as_mut()) };
+                    return Ok(sums);
                 }
             }
+            elkan_block(&blk, labels, upper, lower, sums.as_mut());
             Ok(sums)
         },
         |s| {

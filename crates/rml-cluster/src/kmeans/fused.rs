@@ -39,7 +39,7 @@ pub(crate) const SMALL_KERNEL_D: usize = 8;
 macro_rules! impl_kernel {
     ($modname:ident, $t:ty, $lanes:expr, $vec:ty, $set1:ident, $loadu:ident, $fmadd:ident,
      $mul:ident, $storeu:ident, $setzero:ident, $cmp:ident, $blendv:ident, $min:ident,
-     $movemask:ident) => {
+     $movemask:ident, $cvt:ident, $istore:ident, $itype:ty) => {
         pub(crate) mod $modname {
             use super::{Packed, SMALL_KERNEL_D};
             #[cfg(target_arch = "x86_64")]
@@ -270,30 +270,54 @@ macro_rules! impl_kernel {
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             unsafe fn assign_small(x: &[$t], p: &Packed<$t>, labels: &mut [i32]) {
-                let d = p.d;
+                match p.d {
+                    1 => small_d::<1>(x, p, labels),
+                    2 => small_d::<2>(x, p, labels),
+                    3 => small_d::<3>(x, p, labels),
+                    4 => small_d::<4>(x, p, labels),
+                    5 => small_d::<5>(x, p, labels),
+                    6 => small_d::<6>(x, p, labels),
+                    7 => small_d::<7>(x, p, labels),
+                    _ => small_d::<8>(x, p, labels),
+                }
+            }
+
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn small_d<const D: usize>(x: &[$t], p: &Packed<$t>, labels: &mut [i32]) {
+                debug_assert!(p.d == D && D <= SMALL_KERNEL_D);
                 let k = p.k;
                 let rows = labels.len();
                 // Transposed rows: xt[f * RS + r].
                 let mut xt = [0.0 as $t; SMALL_KERNEL_D * RS];
-                let mut lab = [0.0 as $t; RS];
+                let mut lab = [0i32; RS];
                 let cs = p.rows.as_ptr();
                 let ns = p.norms.as_ptr();
                 let mut r = 0;
                 while r < rows {
                     let m = RS.min(rows - r);
-                    for rr in 0..RS {
-                        for f in 0..d {
-                            xt[f * RS + rr] = if rr < m { x[(r + rr) * d + f] } else { 0.0 };
+                    if m == RS {
+                        let xr = x.as_ptr().add(r * D);
+                        for rr in 0..RS {
+                            for f in 0..D {
+                                *xt.get_unchecked_mut(f * RS + rr) = *xr.add(rr * D + f);
+                            }
+                        }
+                    } else {
+                        for rr in 0..RS {
+                            for f in 0..D {
+                                xt[f * RS + rr] = if rr < m { x[(r + rr) * D + f] } else { 0.0 };
+                            }
                         }
                     }
                     let xp = xt.as_ptr();
                     // Centre 0 initialises the running minimum (label 0 unless a later centre
                     // is strictly smaller).
-                    let (mut mv0, mut mv1) = score(xp, cs, ns, d, 0);
+                    let (mut mv0, mut mv1) = score(xp, cs, ns, D, 0);
                     let mut mi0: $vec = $setzero();
                     let mut mi1: $vec = $setzero();
                     for j in 1..k {
-                        let (s0, s1) = score(xp, cs, ns, d, j);
+                        let (s0, s1) = score(xp, cs, ns, D, j);
                         let jv = $set1(j as $t);
                         let lt0 = $cmp::<_CMP_LT_OQ>(s0, mv0);
                         let lt1 = $cmp::<_CMP_LT_OQ>(s1, mv1);
@@ -302,11 +326,10 @@ macro_rules! impl_kernel {
                         mi0 = $blendv(mi0, jv, lt0);
                         mi1 = $blendv(mi1, jv, lt1);
                     }
-                    $storeu(lab.as_mut_ptr(), mi0);
-                    $storeu(lab.as_mut_ptr().add(L), mi1);
-                    for rr in 0..m {
-                        labels[r + rr] = lab[rr] as i32;
-                    }
+                    // Indices are small non-negative integers: the truncating conversion is exact.
+                    $istore(lab.as_mut_ptr() as *mut $itype, $cvt(mi0));
+                    $istore(lab.as_mut_ptr().add(L) as *mut $itype, $cvt(mi1));
+                    labels[r..r + m].copy_from_slice(&lab[..m]);
                     r += m;
                 }
             }
@@ -317,11 +340,11 @@ macro_rules! impl_kernel {
 #[cfg(target_arch = "x86_64")]
 impl_kernel!(k64, f64, 4, __m256d, _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_mul_pd,
     _mm256_storeu_pd, _mm256_setzero_pd, _mm256_cmp_pd, _mm256_blendv_pd, _mm256_min_pd,
-    _mm256_movemask_pd);
+    _mm256_movemask_pd, _mm256_cvttpd_epi32, _mm_storeu_si128, __m128i);
 #[cfg(target_arch = "x86_64")]
 impl_kernel!(k32, f32, 8, __m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_mul_ps,
     _mm256_storeu_ps, _mm256_setzero_ps, _mm256_cmp_ps, _mm256_blendv_ps, _mm256_min_ps,
-    _mm256_movemask_ps);
+    _mm256_movemask_ps, _mm256_cvttps_epi32, _mm256_storeu_si256, __m256i);
 
 /// Whether the fused kernels can run on this CPU.
 pub(crate) fn available() -> bool {

@@ -97,6 +97,41 @@ impl CenterSums {
         }
     }
 
+    /// `push` for consecutive rows (`xs` row-major, one label and weight per row), with the
+    /// loop over features specialised for small `d` (the same additions in the same order).
+    fn accumulate<F: Float>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        match self.n_features {
+            1 => self.accumulate_d::<F, 1>(xs, labels, w),
+            2 => self.accumulate_d::<F, 2>(xs, labels, w),
+            3 => self.accumulate_d::<F, 3>(xs, labels, w),
+            4 => self.accumulate_d::<F, 4>(xs, labels, w),
+            5 => self.accumulate_d::<F, 5>(xs, labels, w),
+            6 => self.accumulate_d::<F, 6>(xs, labels, w),
+            7 => self.accumulate_d::<F, 7>(xs, labels, w),
+            8 => self.accumulate_d::<F, 8>(xs, labels, w),
+            d => {
+                for ((row, &l), &wi) in xs.chunks_exact(d).zip(labels).zip(w) {
+                    self.push(l as usize, row, wi);
+                }
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn accumulate_d<F: Float, const D: usize>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        let k = self.weights.len();
+        for ((row, &l), &wi) in xs.chunks_exact(D).zip(labels).zip(w) {
+            let l = l as usize;
+            assert!(l < k);
+            let s: &mut [f64; D] = (&mut self.sums[l * D..l * D + D]).try_into().expect("D features");
+            let row: &[F; D] = row.try_into().expect("D features");
+            for f in 0..D {
+                s[f] += (row[f] * wi).as_f64();
+            }
+            self.weights[l] += wi.as_f64();
+        }
+    }
+
     #[inline(always)]
     fn push<F: Float>(&mut self, label: usize, row: &[F], w: F) {
         let d = self.n_features;
@@ -416,21 +451,22 @@ pub fn lloyd_pass<F: Float>(
                     let xc = xv.slice(ndarray::s![r0..r0 + m, ..]);
                     chunk_scores(xc, &cv, &pack, &mut dist);
                 }
-                for i in 0..m {
-                    let label = if fused {
-                        lab[off + i] as usize
-                    } else {
-                        argmin_first(&dist[i * k..(i + 1) * k])
-                    };
-                    lab[off + i] = label as i32;
-                    let row = &xs[(r0 + i) * d..(r0 + i + 1) * d];
-                    let w = sw[r0 + i];
-                    if let Some(s) = sums.as_mut() {
-                        s.push(label, row, w);
+                if !fused {
+                    for i in 0..m {
+                        lab[off + i] = argmin_first(&dist[i * k..(i + 1) * k]) as i32;
                     }
-                    if with_inertia {
+                }
+                let xr = &xs[r0 * d..(r0 + m) * d];
+                let lr = &lab[off..off + m];
+                let wr = &sw[r0..r0 + m];
+                if let Some(s) = sums.as_mut() {
+                    s.accumulate(xr, lr, wr);
+                }
+                if with_inertia {
+                    for i in 0..m {
+                        let label = lr[i] as usize;
                         let c = &cs[label * d..(label + 1) * d];
-                        inert += (sq_dist_unrolled(row, c) * w).as_f64();
+                        inert += (sq_dist_unrolled(&xr[i * d..(i + 1) * d], c) * wr[i]).as_f64();
                     }
                 }
                 off += m;
