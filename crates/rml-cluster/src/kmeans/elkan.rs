@@ -66,29 +66,148 @@ fn init_bounds<F: Float>(
     b: &mut Bounds<F>,
 ) {
     let hs = half.as_slice().expect("standard layout");
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = std::is_x86_feature_detected!("avx2");
+    let ct = if k * d <= ALL_DISTS_MAX { Some(transpose_blocks(centers, k, d)) } else { None };
+    let ct = ct.as_deref();
     b.labels
-        .par_iter_mut()
-        .zip(b.upper.par_iter_mut())
-        .zip(b.lower.par_chunks_mut(k))
+        .par_chunks_mut(BLOCK_ROWS)
+        .zip(b.upper.par_chunks_mut(BLOCK_ROWS))
+        .zip(b.lower.par_chunks_mut(BLOCK_ROWS * k))
         .enumerate()
-        .for_each(|(i, ((lab, up), low))| {
-            let x = &xs[i * d..(i + 1) * d];
-            let mut best = 0usize;
-            let mut min_dist = dist(x, &centers[..d]);
-            low[0] = min_dist;
-            for j in 1..k {
-                if min_dist > hs[best * k + j] {
-                    let dd = dist(x, &centers[j * d..(j + 1) * d]);
-                    low[j] = dd;
-                    if dd < min_dist {
-                        min_dist = dd;
-                        best = j;
-                    }
+        .for_each(|(bi, ((lab, up), low))| {
+            let start = bi * BLOCK_ROWS;
+            let xb = &xs[start * d..(start + lab.len()) * d];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if avx2 {
+                    // SAFETY: AVX2 was detected at run time.
+                    unsafe { init_block_avx2(xb, d, centers, ct, k, hs, lab, up, low) };
+                    return;
                 }
             }
-            *lab = best as i32;
-            *up = min_dist;
+            init_block(xb, d, centers, ct, k, hs, lab, up, low);
         });
+}
+
+/// scikit-learn's `init_bounds_dense` for a block of rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn init_block<F: Float>(
+    xs: &[F],
+    d: usize,
+    centers: &[F],
+    ct: Option<&[F]>,
+    k: usize,
+    hs: &[F],
+    labels: &mut [i32],
+    upper: &mut [F],
+    lower: &mut [F],
+) {
+    let mut all = vec![F::zero(); k.div_ceil(LANES) * LANES];
+    for (i, ((lab, up), low)) in labels.iter_mut().zip(upper.iter_mut()).zip(lower.chunks_mut(k)).enumerate() {
+        let x = &xs[i * d..(i + 1) * d];
+        // With few centres all k distances are computed at once, centres in SIMD lanes (each
+        // lane in `sq_dist_unrolled`'s order, so the same values); the pruned loop then only
+        // reads them.
+        if let Some(ct) = ct {
+            all_dists(x, ct, d, &mut all);
+        }
+        let dist_to = |j: usize| -> F {
+            if ct.is_some() {
+                all[j]
+            } else {
+                dist(x, &centers[j * d..(j + 1) * d])
+            }
+        };
+        let mut best = 0usize;
+        let mut min_dist = dist_to(0);
+        low[0] = min_dist;
+        for j in 1..k {
+            if min_dist > hs[best * k + j] {
+                let dd = dist_to(j);
+                low[j] = dd;
+                if dd < min_dist {
+                    min_dist = dd;
+                    best = j;
+                }
+            }
+        }
+        *lab = best as i32;
+        *up = min_dist;
+    }
+}
+
+/// [`init_block`] compiled for AVX2 (no FMA: the same arithmetic).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[target_feature(enable = "avx2")]
+unsafe fn init_block_avx2<F: Float>(
+    xs: &[F],
+    d: usize,
+    centers: &[F],
+    ct: Option<&[F]>,
+    k: usize,
+    hs: &[F],
+    labels: &mut [i32],
+    upper: &mut [F],
+    lower: &mut [F],
+) {
+    init_block(xs, d, centers, ct, k, hs, labels, upper, lower)
+}
+
+/// Centres per lane block of [`all_dists`].
+const LANES: usize = 8;
+/// Up to this `k · d` the initial bounds use [`all_dists`].
+const ALL_DISTS_MAX: usize = 4096;
+
+/// Centres as blocks of [`LANES`] centres, each `d × LANES` (feature-major), zero padded.
+fn transpose_blocks<F: Float>(centers: &[F], k: usize, d: usize) -> Vec<F> {
+    let nb = k.div_ceil(LANES);
+    let mut t = vec![F::zero(); nb * d * LANES];
+    for j in 0..k {
+        for f in 0..d {
+            t[(j / LANES) * d * LANES + f * LANES + j % LANES] = centers[j * d + f];
+        }
+    }
+    t
+}
+
+/// `sqrt(sq_dist_unrolled(x, c_j))` for every centre (and the padding lanes), each lane
+/// summed in exactly `sq_dist_unrolled`'s order (groups of four, then the remainder).
+#[inline(always)]
+fn all_dists<F: Float>(x: &[F], ct: &[F], d: usize, out: &mut [F]) {
+    let full = d / 4 * 4;
+    for (blk, o) in ct.chunks_exact(d * LANES).zip(out.chunks_exact_mut(LANES)) {
+        let mut acc = [F::zero(); LANES];
+        let mut f = 0;
+        while f < full {
+            let mut t = [F::zero(); LANES];
+            for q in 0..4 {
+                let c = &blk[(f + q) * LANES..(f + q + 1) * LANES];
+                let xv = x[f + q];
+                for l in 0..LANES {
+                    let a = xv - c[l];
+                    t[l] = if q == 0 { a * a } else { t[l] + a * a };
+                }
+            }
+            for l in 0..LANES {
+                acc[l] = acc[l] + t[l];
+            }
+            f += 4;
+        }
+        while f < d {
+            let c = &blk[f * LANES..(f + 1) * LANES];
+            for l in 0..LANES {
+                let a = x[f] - c[l];
+                acc[l] = acc[l] + a * a;
+            }
+            f += 1;
+        }
+        for l in 0..LANES {
+            o[l] = acc[l].sqrt();
+        }
+    }
 }
 
 /// What one block of rows of an Elkan pass reads.
@@ -133,17 +252,17 @@ fn elkan_block<F: Float>(
         }
         let far = b.next[label] >= ub;
         let hrow = &hs[label * k..(label + 1) * k];
-        let mut any = false;
         if let Some(sh) = b.shift {
-            for (j, ((lj, &sj), &hj)) in low.iter_mut().zip(sh).zip(hrow).enumerate() {
+            for (lj, &sj) in low.iter_mut().zip(sh) {
                 let mut l = *lj - sj;
                 if l < F::zero() {
                     l = F::zero();
                 }
                 *lj = l;
-                any |= (j != label) & (ub > l) & (ub > hj);
             }
-        } else if !far {
+        }
+        let mut any = false;
+        if !far {
             for (j, (&l, &hj)) in low.iter().zip(hrow).enumerate() {
                 any |= (j != label) & (ub > l) & (ub > hj);
             }

@@ -166,6 +166,49 @@ macro_rules! impl_kernel {
                 0
             }
 
+            /// [`argmin`] when the lanes of `vm` already hold the minimum of `s` (over the
+            /// non-NaN scores; padding lanes are `+inf`).
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn first_equal_min(s: &[$t], vm: $vec) -> i32 {
+                let k = s.len();
+                let p = s.as_ptr();
+                if (*p).is_nan() {
+                    return 0;
+                }
+                let mut buf = [0.0 as $t; L];
+                $storeu(buf.as_mut_ptr(), vm);
+                let mut m = buf[0];
+                for &v in &buf[1..] {
+                    if v < m {
+                        m = v;
+                    }
+                }
+                let mv: $vec = $set1(m);
+                let mut j = 0;
+                while j + L <= k {
+                    let mut mask: u64 = 0;
+                    let mut q = 0;
+                    while q < 64 && j + q + L <= k {
+                        let mm = $movemask($cmp::<_CMP_EQ_OQ>($loadu(p.add(j + q)), mv)) as u64;
+                        mask |= mm << q;
+                        q += L;
+                    }
+                    if mask != 0 {
+                        return (j + mask.trailing_zeros() as usize) as i32;
+                    }
+                    j += q;
+                }
+                while j < k {
+                    if s[j] == m {
+                        return j as i32;
+                    }
+                    j += 1;
+                }
+                0
+            }
+
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             unsafe fn assign_big(x: &[$t], p: &Packed<$t>, labels: &mut [i32]) {
@@ -189,6 +232,10 @@ macro_rules! impl_kernel {
                     };
                     let (x1, x2, x3, x4, x5) = (x0.add(d), x0.add(2 * d), x0.add(3 * d), x0.add(4 * d), x0.add(5 * d));
                     let so = sc.as_mut_ptr();
+                    // Running minimum of each row's scores (NaNs never enter: `min(s, r)`
+                    // returns `r` when `s` is NaN).
+                    let inf: $vec = $set1(<$t>::INFINITY);
+                    let mut rmin = [inf; MR];
                     for b in 0..p.nb {
                         let cp = p.data.as_ptr().add(b * d * NR);
                         let mut a00: $vec = $setzero();
@@ -228,21 +275,24 @@ macro_rules! impl_kernel {
                         let np = p.norms.as_ptr().add(b * NR);
                         let (n0, n1) = ($loadu(np), $loadu(np.add(L)));
                         let o = so.add(b * NR);
-                        $storeu(o, $fmadd(m2, a00, n0));
-                        $storeu(o.add(L), $fmadd(m2, a01, n1));
-                        $storeu(o.add(kp), $fmadd(m2, a10, n0));
-                        $storeu(o.add(kp + L), $fmadd(m2, a11, n1));
-                        $storeu(o.add(2 * kp), $fmadd(m2, a20, n0));
-                        $storeu(o.add(2 * kp + L), $fmadd(m2, a21, n1));
-                        $storeu(o.add(3 * kp), $fmadd(m2, a30, n0));
-                        $storeu(o.add(3 * kp + L), $fmadd(m2, a31, n1));
-                        $storeu(o.add(4 * kp), $fmadd(m2, a40, n0));
-                        $storeu(o.add(4 * kp + L), $fmadd(m2, a41, n1));
-                        $storeu(o.add(5 * kp), $fmadd(m2, a50, n0));
-                        $storeu(o.add(5 * kp + L), $fmadd(m2, a51, n1));
+                        macro_rules! emit {
+                            ($row:expr, $a0:expr, $a1:expr) => {{
+                                let s0 = $fmadd(m2, $a0, n0);
+                                let s1 = $fmadd(m2, $a1, n1);
+                                $storeu(o.add($row * kp), s0);
+                                $storeu(o.add($row * kp + L), s1);
+                                rmin[$row] = $min(s1, $min(s0, rmin[$row]));
+                            }};
+                        }
+                        emit!(0, a00, a01);
+                        emit!(1, a10, a11);
+                        emit!(2, a20, a21);
+                        emit!(3, a30, a31);
+                        emit!(4, a40, a41);
+                        emit!(5, a50, a51);
                     }
                     for rr in 0..m {
-                        labels[r + rr] = argmin(&sc[rr * kp..rr * kp + p.k]);
+                        labels[r + rr] = first_equal_min(&sc[rr * kp..rr * kp + p.k], rmin[rr]);
                     }
                     r += m;
                 }

@@ -109,12 +109,33 @@ impl CenterSums {
             6 => self.accumulate_d::<F, 6>(xs, labels, w),
             7 => self.accumulate_d::<F, 7>(xs, labels, w),
             8 => self.accumulate_d::<F, 8>(xs, labels, w),
-            d => {
-                for ((row, &l), &wi) in xs.chunks_exact(d).zip(labels).zip(w) {
-                    self.push(l as usize, row, wi);
+            _ => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: AVX2 was detected at run time.
+                        unsafe { self.accumulate_avx2(xs, labels, w) };
+                        return;
+                    }
                 }
+                self.accumulate_any(xs, labels, w);
             }
         }
+    }
+
+    #[inline(always)]
+    fn accumulate_any<F: Float>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        let d = self.n_features;
+        for ((row, &l), &wi) in xs.chunks_exact(d).zip(labels).zip(w) {
+            self.push(l as usize, row, wi);
+        }
+    }
+
+    /// [`Self::accumulate_any`] with 4-wide vectors (no FMA: the same arithmetic).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn accumulate_avx2<F: Float>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        self.accumulate_any(xs, labels, w)
     }
 
     #[inline(always)]

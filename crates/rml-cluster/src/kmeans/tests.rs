@@ -208,6 +208,7 @@ fn timing() {
     let reps: usize = v[4].parse().unwrap();
     let t: usize = v[5].parse().unwrap();
     let algo = v[6];
+    let spread: f64 = v.get(7).map_or(4.0, |t| t.parse().unwrap());
     let mut s = 12345u64;
     let mut rnd = || {
         s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
@@ -219,10 +220,15 @@ fn timing() {
     for i in 0..n {
         let j = (rnd() * k as f64) as usize % k;
         for f in 0..d {
-            x[[i, f]] = cen[j * d + f] + (rnd() - 0.5) * 4.0;
+            x[[i, f]] = cen[j * d + f] + (rnd() - 0.5) * spread;
         }
     }
-    let init = x.slice(ndarray::s![..k, ..]).to_owned();
+    // Initial centres: one sample of each generating centre when well separated.
+    let init = if v.get(8) == Some(&"rows") {
+        x.slice(ndarray::s![..k, ..]).to_owned()
+    } else {
+        Array2::from_shape_fn((k, d), |(j, f)| cen[j * d + f] + 0.01 * f as f64)
+    };
     fn go<F: Float>(x: Array2<F>, init: Array2<F>, reps: usize, t: usize, algo: &str) {
         let w = Array1::<F>::ones(x.nrows());
         let cancel = Cancel::new();
@@ -239,10 +245,12 @@ fn timing() {
                     }
                     "lloyd" => {
                         let r = kmeans_single_lloyd(x.view(), w.view(), init.view(), 10, 0.0, false, &cancel).unwrap();
+                        eprintln!("n_iter {}", r.n_iter);
                         labels = r.labels;
                     }
                     "elkan" => {
                         let r = kmeans_single_elkan(x.view(), w.view(), init.view(), 10, 0.0, false, &cancel).unwrap();
+                        eprintln!("n_iter {}", r.n_iter);
                         labels = r.labels;
                     }
                     _ => panic!("algo"),
