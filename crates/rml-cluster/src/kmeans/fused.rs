@@ -10,9 +10,9 @@
 //! * [`k64::assign`] / [`k32::assign`] with `d > SMALL_D` ("big" kernel): register-blocked like a
 //!   GEMM micro-kernel, `MR = 6` rows × `NR = 2 × lanes` centres (12 accumulators), over a
 //!   feature-major packed copy of the centres that stays in L1 (`k × d` values); the scores of
-//!   the 6 rows against all centres (`6 × k`, a few KB) are stored to an L1 scratch block and
-//!   each row's first minimum is found with a vector min + first-equal search. The `(n × k)`
-//!   score matrix never exists.
+//!   the 6 rows against all centres (`6 × k`, a few KB) are stored to an L1 scratch block while
+//!   a running per-row minimum is kept, then each row's first index equal to its minimum is
+//!   found with one vector compare per 4/8 scores. The `(n × k)` score matrix never exists.
 //! * `d ≤ SMALL_D` ("small" kernel): rows in SIMD lanes (`2 × lanes` rows per step, transposed
 //!   on the fly), centres broadcast; a running first minimum per lane (compare + blend), so no
 //!   horizontal reduction at all. This case is memory/overhead bound, not FLOP bound.
@@ -97,77 +97,10 @@ macro_rules! impl_kernel {
                 }
             }
 
-            /// First index of the minimum of `s` (scalar semantics: start from `s[0]`, update
-            /// on strict `<`; a NaN at `s[0]` keeps label 0, later NaNs never win).
-            ///
-            /// Minimum with four independent vector accumulators (short dependency chains),
-            /// then the first lane equal to it, found branch-free over groups of 64 lanes.
-            #[cfg(target_arch = "x86_64")]
-            #[target_feature(enable = "avx2,fma")]
-            #[inline]
-            unsafe fn argmin(s: &[$t]) -> i32 {
-                let k = s.len();
-                let p = s.as_ptr();
-                let first = *p;
-                if first.is_nan() {
-                    return 0;
-                }
-                let f0: $vec = $set1(first);
-                let (mut v0, mut v1, mut v2, mut v3) = (f0, f0, f0, f0);
-                let mut j = 0;
-                // min(a, b) returns b when a is NaN: NaNs never win.
-                while j + 4 * L <= k {
-                    v0 = $min($loadu(p.add(j)), v0);
-                    v1 = $min($loadu(p.add(j + L)), v1);
-                    v2 = $min($loadu(p.add(j + 2 * L)), v2);
-                    v3 = $min($loadu(p.add(j + 3 * L)), v3);
-                    j += 4 * L;
-                }
-                while j + L <= k {
-                    v0 = $min($loadu(p.add(j)), v0);
-                    j += L;
-                }
-                let vm = $min($min(v0, v1), $min(v2, v3));
-                let mut buf = [0.0 as $t; L];
-                $storeu(buf.as_mut_ptr(), vm);
-                let mut m = buf[0];
-                for &v in &buf[1..] {
-                    if v < m {
-                        m = v;
-                    }
-                }
-                for &v in &s[j..] {
-                    if v < m {
-                        m = v;
-                    }
-                }
-                let mv: $vec = $set1(m);
-                let mut j = 0;
-                while j + L <= k {
-                    // Up to 64 lanes per group: one mask, one branch.
-                    let mut mask: u64 = 0;
-                    let mut q = 0;
-                    while q < 64 && j + q + L <= k {
-                        let mm = $movemask($cmp::<_CMP_EQ_OQ>($loadu(p.add(j + q)), mv)) as u64;
-                        mask |= mm << q;
-                        q += L;
-                    }
-                    if mask != 0 {
-                        return (j + mask.trailing_zeros() as usize) as i32;
-                    }
-                    j += q;
-                }
-                while j < k {
-                    if s[j] == m {
-                        return j as i32;
-                    }
-                    j += 1;
-                }
-                0
-            }
-
-            /// [`argmin`] when the lanes of `vm` already hold the minimum of `s` (over the
-            /// non-NaN scores; padding lanes are `+inf`).
+            /// First index of the minimum of `s`, given `vm` whose lanes hold the minimum over
+            /// the non-NaN scores (padding lanes are `+inf`). Scalar semantics as
+            /// `argmin_first`: a NaN at `s[0]` keeps label 0, later NaNs never win. The first
+            /// equal lane is found branch-free over groups of 64 lanes.
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
             #[inline]
@@ -215,8 +148,17 @@ macro_rules! impl_kernel {
                 let d = p.d;
                 let rows = labels.len();
                 let kp = p.nb * NR;
-                let mut sc = vec![0.0 as $t; MR * kp];
-                let mut pad = vec![0.0 as $t; MR * d];
+                // Scratch on the stack when small (the common case), else on the heap.
+                const STACK: usize = MR * 256;
+                let mut sc_stack = [0.0 as $t; STACK];
+                let mut sc_heap = Vec::new();
+                let sc: &mut [$t] = if MR * kp <= STACK {
+                    &mut sc_stack[..MR * kp]
+                } else {
+                    sc_heap.resize(MR * kp, 0.0 as $t);
+                    &mut sc_heap
+                };
+                let mut pad = if rows % MR != 0 { vec![0.0 as $t; MR * d] } else { Vec::new() };
                 let m2: $vec = $set1(-2.0);
                 let mut r = 0;
                 while r < rows {
@@ -250,27 +192,41 @@ macro_rules! impl_kernel {
                         let mut a41: $vec = $setzero();
                         let mut a50: $vec = $setzero();
                         let mut a51: $vec = $setzero();
-                        for f in 0..d {
-                            let c0 = $loadu(cp.add(f * NR));
-                            let c1 = $loadu(cp.add(f * NR + L));
-                            let b0 = $set1(*x0.add(f));
-                            a00 = $fmadd(b0, c0, a00);
-                            a01 = $fmadd(b0, c1, a01);
-                            let b1 = $set1(*x1.add(f));
-                            a10 = $fmadd(b1, c0, a10);
-                            a11 = $fmadd(b1, c1, a11);
-                            let b2 = $set1(*x2.add(f));
-                            a20 = $fmadd(b2, c0, a20);
-                            a21 = $fmadd(b2, c1, a21);
-                            let b3 = $set1(*x3.add(f));
-                            a30 = $fmadd(b3, c0, a30);
-                            a31 = $fmadd(b3, c1, a31);
-                            let b4 = $set1(*x4.add(f));
-                            a40 = $fmadd(b4, c0, a40);
-                            a41 = $fmadd(b4, c1, a41);
-                            let b5 = $set1(*x5.add(f));
-                            a50 = $fmadd(b5, c0, a50);
-                            a51 = $fmadd(b5, c1, a51);
+                        macro_rules! step {
+                            ($f:expr) => {{
+                                let f = $f;
+                                let c0 = $loadu(cp.add(f * NR));
+                                let c1 = $loadu(cp.add(f * NR + L));
+                                let b0 = $set1(*x0.add(f));
+                                a00 = $fmadd(b0, c0, a00);
+                                a01 = $fmadd(b0, c1, a01);
+                                let b1 = $set1(*x1.add(f));
+                                a10 = $fmadd(b1, c0, a10);
+                                a11 = $fmadd(b1, c1, a11);
+                                let b2 = $set1(*x2.add(f));
+                                a20 = $fmadd(b2, c0, a20);
+                                a21 = $fmadd(b2, c1, a21);
+                                let b3 = $set1(*x3.add(f));
+                                a30 = $fmadd(b3, c0, a30);
+                                a31 = $fmadd(b3, c1, a31);
+                                let b4 = $set1(*x4.add(f));
+                                a40 = $fmadd(b4, c0, a40);
+                                a41 = $fmadd(b4, c1, a41);
+                                let b5 = $set1(*x5.add(f));
+                                a50 = $fmadd(b5, c0, a50);
+                                a51 = $fmadd(b5, c1, a51);
+                            }};
+                        }
+                        // Features in order (each accumulator's FMA chain is sequential in f);
+                        // unrolled by two to halve the loop overhead.
+                        let mut f = 0;
+                        while f + 2 <= d {
+                            step!(f);
+                            step!(f + 1);
+                            f += 2;
+                        }
+                        if f < d {
+                            step!(f);
                         }
                         let np = p.norms.as_ptr().add(b * NR);
                         let (n0, n1) = ($loadu(np), $loadu(np.add(L)));

@@ -9,11 +9,13 @@
 //!   [`CHUNK_ROWS`]: the chunk's `(rows × k)` block is initialised with `||c||²` and updated
 //!   with one GEMM `-2 X Cᵀ + 1·D` (ndarray's `matrixmultiply` backend), then each row takes
 //!   the first minimum (strict `<`, so ties go to the smaller centre index, as scikit-learn).
-//!   On x86-64 CPUs with AVX2+FMA (detected at run time) and `d > SMALL_D`, a fused
-//!   micro-kernel (`fused.rs`) computes the same scores in registers, 4 rows × 8/16 centres
-//!   at a time, and keeps a per-lane first minimum, so the score block never reaches memory.
-//!   For small `d` ([`SMALL_D`]) a direct loop replaces the GEMM (memory bound, not FLOP bound).
-//! * **centre update**: weighted sums `Σ w x` and `Σ w` per centre, accumulated in `f64`
+//!   On x86-64 CPUs with AVX2+FMA (detected at run time) fused micro-kernels (`fused.rs`)
+//!   compute the scores as one FMA chain per (row, centre) — 6 rows × 8/16 centres in
+//!   registers for `d > 8`, rows in SIMD lanes for `d <= 8` — and take the first minimum while
+//!   the scores are in registers/L1, so no `(rows × k)` block goes through a GEMM. Without
+//!   AVX2/FMA: the GEMM above (`d > SMALL_D`) or a direct loop (`d <= SMALL_D`).
+//! * **centre update**: weighted sums `Σ w x` and `Σ w` per centre, accumulated in the same
+//!   pass over X right after each chunk's labels (the chunk is still in cache), in `f64`
 //!   (also for float32 input; scikit-learn accumulates in the input dtype), empty clusters
 //!   relocated as scikit-learn's `_relocate_empty_clusters_dense`, averaged by multiplying with
 //!   `1 / Σ w` as `_average_centers` does, centre shifts with `_euclidean_dense_dense`'s
@@ -47,6 +49,8 @@ pub use params::{Algorithm, KMeansParams};
 
 /// Rows per GEMM chunk (scikit-learn uses 256 as well).
 pub const CHUNK_ROWS: usize = 256;
+/// Rows per call of the fused assignment kernels (a multiple of their row steps).
+const FUSED_CHUNK_ROWS: usize = 48;
 /// Rows per parallel block: the unit of the fixed-order reduction.
 pub const BLOCK_ROWS: usize = CHUNK_ROWS * 16;
 /// Blocks processed per parallel wave (bounds the memory of the partial sums to
@@ -276,6 +280,15 @@ fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
 }
 
 impl<F: Float> CenterPack<F> {
+    fn has_fused(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.fused64.is_some() || self.fused32.is_some()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// Labels of `rows` rows starting at `xs` with the fused AVX2 kernel; false if it is not
     /// available for this dtype/CPU/shape (the caller then uses the GEMM path).
     #[inline]
@@ -462,7 +475,9 @@ pub fn lloyd_pass<F: Float>(
             let mut inert = 0.0f64;
             let mut off = 0;
             while off < rows {
-                let m = chunk.min(rows - off);
+                // The fused kernels take smaller chunks so that the rows are still in L1 when
+                // their sums are accumulated.
+                let m = if pack.has_fused() { FUSED_CHUNK_ROWS } else { chunk }.min(rows - off);
                 let r0 = start + off;
                 let fused = pack.fused_assign(&xs[r0 * d..(r0 + m) * d], &mut lab[off..off + m]);
                 if !fused {
