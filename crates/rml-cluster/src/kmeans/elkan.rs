@@ -463,3 +463,40 @@ pub fn kmeans_single_elkan<F: Float>(
     let inertia = super::inertia(x.view(), sample_weight, centers.view(), &b.labels, None, cancel)?;
     Ok(KMeansRun { centers, labels: b.labels, inertia, n_iter: it + 1, log })
 }
+
+#[cfg(test)]
+mod elkan_tests {
+    use super::*;
+
+    /// The all-distances initial bounds (centres in lanes) are the same bits as the scalar
+    /// pruned loop, for d around the unroll width and k around the lane width.
+    #[test]
+    fn all_dists_init_equals_scalar_init() {
+        let mut s = 7u64;
+        let mut rnd = || {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 10.0 - 5.0
+        };
+        for &(d, k) in &[(1usize, 3usize), (2, 8), (5, 9), (8, 16), (13, 17)] {
+            let n = 37;
+            let xs: Vec<f64> = (0..n * d).map(|_| rnd()).collect();
+            let cs: Vec<f64> = (0..k * d).map(|_| rnd()).collect();
+            let c = Array2::from_shape_vec((k, d), cs.clone()).unwrap();
+            let (half, _) = center_half_distances(c.view());
+            let hs = half.as_slice().unwrap();
+            let ct = transpose_blocks(&cs, k, d);
+            let run = |ct: Option<&[f64]>| {
+                let (mut l, mut u, mut lo) = (vec![0i32; n], vec![0.0; n], vec![0.0; n * k]);
+                init_block(&xs, d, &cs, ct, k, hs, &mut l, &mut u, &mut lo);
+                (l, u.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), lo.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
+            };
+            assert_eq!(run(Some(&ct)), run(None), "d={d} k={k}");
+            // And every computed distance is sqrt(sq_dist_unrolled).
+            let mut all = vec![0.0; k.div_ceil(LANES) * LANES];
+            all_dists(&xs[..d], &ct, d, &mut all);
+            for j in 0..k {
+                assert_eq!(all[j].to_bits(), dist(&xs[..d], &cs[j * d..(j + 1) * d]).to_bits());
+            }
+        }
+    }
+}
