@@ -8,7 +8,8 @@ Cases (issue 3):
    (tol=0; 10 iterations by default, 5 with ``--quick``, to stay within minutes): time per
    Lloyd/Elkan iteration, float64 and float32, and the share of the GEMM roofline the
    assignment step reaches (``2 n k d`` FLOP per iteration over numpy matmul's GFLOP/s);
-   also n=200,000, d=2, k=8.
+   also n=200,000, d=2, k=8 (overlapping and well separated) and d=8, k=16 well separated
+   (low k*d, where Elkan's bounds should beat Lloyd).
 2. BisectingKMeans n=200,000, d=32, k=16 (default init, same seed), with final inertia.
 """
 
@@ -151,6 +152,10 @@ def run(quick=False):
     X = _blobs(200_000, 2, 8, 4, np.float64, std=0.2)
     for algorithm in ("lloyd", "elkan"):
         rows.append(_kmeans_case(X, 8, algorithm, 20 if quick else 30, repeats, peak, " separated"))
+    # Low k*d, well-separated blobs: the case Elkan's bounds are made for.
+    X = _blobs(200_000, 8, 16, 5, np.float64, std=0.2)
+    for algorithm in ("lloyd", "elkan"):
+        rows.append(_kmeans_case(X, 16, algorithm, 20 if quick else 30, repeats, peak, " separated"))
     X = _blobs(200_000, 32, 16, 3, np.float64)
     brows = [_bisect_case(X, 16, repeats)]
     return rows, brows, peak

@@ -60,10 +60,13 @@ pub fn kmeans_single_lloyd<F: Float>(
         }
         labels_old.copy_from_slice(&labels);
     }
-    if !strict {
-        lloyd_pass(x, sample_weight, centers.view(), &mut labels, false, false, cancel)?;
-    }
-    let inertia = super::inertia(x, sample_weight, centers.view(), &labels, None, cancel)?;
+    // Without strict convergence the final E-step and the inertia share one pass over X
+    // (the same per-block, fixed-order sums as `inertia`, so the same value).
+    let inertia = if strict {
+        super::inertia(x, sample_weight, centers.view(), &labels, None, cancel)?
+    } else {
+        lloyd_pass(x, sample_weight, centers.view(), &mut labels, false, true, cancel)?.1
+    };
     Ok(KMeansRun { centers, labels, inertia, n_iter: it + 1, log })
 }
 

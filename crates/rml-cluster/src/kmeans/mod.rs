@@ -9,11 +9,13 @@
 //!   [`CHUNK_ROWS`]: the chunk's `(rows × k)` block is initialised with `||c||²` and updated
 //!   with one GEMM `-2 X Cᵀ + 1·D` (ndarray's `matrixmultiply` backend), then each row takes
 //!   the first minimum (strict `<`, so ties go to the smaller centre index, as scikit-learn).
-//!   On x86-64 CPUs with AVX2+FMA (detected at run time) and `d > SMALL_D`, a fused
-//!   micro-kernel (`fused.rs`) computes the same scores in registers, 4 rows × 8/16 centres
-//!   at a time, and keeps a per-lane first minimum, so the score block never reaches memory.
-//!   For small `d` ([`SMALL_D`]) a direct loop replaces the GEMM (memory bound, not FLOP bound).
-//! * **centre update**: weighted sums `Σ w x` and `Σ w` per centre, accumulated in `f64`
+//!   On x86-64 CPUs with AVX2+FMA (detected at run time) fused micro-kernels (`fused.rs`)
+//!   compute the scores as one FMA chain per (row, centre) — 6 rows × 8/16 centres in
+//!   registers for `d > 8`, rows in SIMD lanes for `d <= 8` — and take the first minimum while
+//!   the scores are in registers/L1, so no `(rows × k)` block goes through a GEMM. Without
+//!   AVX2/FMA: the GEMM above (`d > SMALL_D`) or a direct loop (`d <= SMALL_D`).
+//! * **centre update**: weighted sums `Σ w x` and `Σ w` per centre, accumulated in the same
+//!   pass over X right after each chunk's labels (the chunk is still in cache), in `f64`
 //!   (also for float32 input; scikit-learn accumulates in the input dtype), empty clusters
 //!   relocated as scikit-learn's `_relocate_empty_clusters_dense`, averaged by multiplying with
 //!   `1 / Σ w` as `_average_centers` does, centre shifts with `_euclidean_dense_dense`'s
@@ -47,6 +49,8 @@ pub use params::{Algorithm, KMeansParams};
 
 /// Rows per GEMM chunk (scikit-learn uses 256 as well).
 pub const CHUNK_ROWS: usize = 256;
+/// Rows per call of the fused assignment kernels (a multiple of their row steps).
+const FUSED_CHUNK_ROWS: usize = 48;
 /// Rows per parallel block: the unit of the fixed-order reduction.
 pub const BLOCK_ROWS: usize = CHUNK_ROWS * 16;
 /// Blocks processed per parallel wave (bounds the memory of the partial sums to
@@ -94,6 +98,62 @@ impl CenterSums {
         }
         for (a, b) in self.weights.iter_mut().zip(&other.weights) {
             *a += *b;
+        }
+    }
+
+    /// `push` for consecutive rows (`xs` row-major, one label and weight per row), with the
+    /// loop over features specialised for small `d` (the same additions in the same order).
+    fn accumulate<F: Float>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        match self.n_features {
+            1 => self.accumulate_d::<F, 1>(xs, labels, w),
+            2 => self.accumulate_d::<F, 2>(xs, labels, w),
+            3 => self.accumulate_d::<F, 3>(xs, labels, w),
+            4 => self.accumulate_d::<F, 4>(xs, labels, w),
+            5 => self.accumulate_d::<F, 5>(xs, labels, w),
+            6 => self.accumulate_d::<F, 6>(xs, labels, w),
+            7 => self.accumulate_d::<F, 7>(xs, labels, w),
+            8 => self.accumulate_d::<F, 8>(xs, labels, w),
+            _ => {
+                #[cfg(target_arch = "x86_64")]
+                {
+                    if std::is_x86_feature_detected!("avx2") {
+                        // SAFETY: AVX2 was detected at run time.
+                        unsafe { self.accumulate_avx2(xs, labels, w) };
+                        return;
+                    }
+                }
+                self.accumulate_any(xs, labels, w);
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn accumulate_any<F: Float>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        let d = self.n_features;
+        for ((row, &l), &wi) in xs.chunks_exact(d).zip(labels).zip(w) {
+            self.push(l as usize, row, wi);
+        }
+    }
+
+    /// [`Self::accumulate_any`] with 4-wide vectors (no FMA: the same arithmetic).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn accumulate_avx2<F: Float>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        self.accumulate_any(xs, labels, w)
+    }
+
+    #[inline(always)]
+    fn accumulate_d<F: Float, const D: usize>(&mut self, xs: &[F], labels: &[i32], w: &[F]) {
+        let k = self.weights.len();
+        for ((row, &l), &wi) in xs.chunks_exact(D).zip(labels).zip(w) {
+            let l = l as usize;
+            assert!(l < k);
+            let s: &mut [f64; D] = (&mut self.sums[l * D..l * D + D]).try_into().expect("D features");
+            let row: &[F; D] = row.try_into().expect("D features");
+            for f in 0..D {
+                s[f] += (row[f] * wi).as_f64();
+            }
+            self.weights[l] += wi.as_f64();
         }
     }
 
@@ -220,6 +280,15 @@ fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
 }
 
 impl<F: Float> CenterPack<F> {
+    fn has_fused(&self) -> bool {
+        #[cfg(target_arch = "x86_64")]
+        {
+            self.fused64.is_some() || self.fused32.is_some()
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        false
+    }
+
     /// Labels of `rows` rows starting at `xs` with the fused AVX2 kernel; false if it is not
     /// available for this dtype/CPU/shape (the caller then uses the GEMM path).
     #[inline]
@@ -259,7 +328,7 @@ impl<F: Float> CenterPack<F> {
         };
         #[cfg(target_arch = "x86_64")]
         {
-            let use_fused = d > SMALL_D && k < (1 << 24) && fused::available();
+            let use_fused = d >= 1 && k < (1 << 24) && fused::available();
             let cs = centers.as_slice();
             let fused64 = match (use_fused, cs.and_then(cast_slice::<F, f64>), cast_slice::<F, f64>(&norms)) {
                 (true, Some(c), Some(nm)) => Some(fused::k64::pack(c, nm, k, d)),
@@ -378,7 +447,8 @@ pub fn lloyd_pass<F: Float>(
     ensure!(labels.len() == x.nrows(), "labels have the wrong length");
     let x = x.as_standard_layout();
     let centers = centers.as_standard_layout();
-    let sw = sample_weight.to_vec();
+    let sw = sample_weight.as_standard_layout();
+    let sw = sw.as_slice().expect("standard layout");
     let (n, d) = x.dim();
     let k = centers.nrows();
     let mut total = if update_centers { Some(CenterSums::zeros(k, d)?) } else { None };
@@ -400,33 +470,39 @@ pub fn lloyd_pass<F: Float>(
         cancel,
         |(start, lab): (usize, &mut [i32])| -> RmlResult<BlockOut> {
             let rows = lab.len();
-            let mut dist = vec![F::zero(); chunk * k];
+            let mut dist = Vec::new();
             let mut sums = if update_centers { Some(CenterSums::zeros(k, d)?) } else { None };
             let mut inert = 0.0f64;
             let mut off = 0;
             while off < rows {
-                let m = chunk.min(rows - off);
+                // The fused kernels take smaller chunks so that the rows are still in L1 when
+                // their sums are accumulated.
+                let m = if pack.has_fused() { FUSED_CHUNK_ROWS } else { chunk }.min(rows - off);
                 let r0 = start + off;
                 let fused = pack.fused_assign(&xs[r0 * d..(r0 + m) * d], &mut lab[off..off + m]);
                 if !fused {
+                    if dist.is_empty() {
+                        dist = vec![F::zero(); chunk * k];
+                    }
                     let xc = xv.slice(ndarray::s![r0..r0 + m, ..]);
                     chunk_scores(xc, &cv, &pack, &mut dist);
                 }
-                for i in 0..m {
-                    let label = if fused {
-                        lab[off + i] as usize
-                    } else {
-                        argmin_first(&dist[i * k..(i + 1) * k])
-                    };
-                    lab[off + i] = label as i32;
-                    let row = &xs[(r0 + i) * d..(r0 + i + 1) * d];
-                    let w = sw[r0 + i];
-                    if let Some(s) = sums.as_mut() {
-                        s.push(label, row, w);
+                if !fused {
+                    for i in 0..m {
+                        lab[off + i] = argmin_first(&dist[i * k..(i + 1) * k]) as i32;
                     }
-                    if with_inertia {
+                }
+                let xr = &xs[r0 * d..(r0 + m) * d];
+                let lr = &lab[off..off + m];
+                let wr = &sw[r0..r0 + m];
+                if let Some(s) = sums.as_mut() {
+                    s.accumulate(xr, lr, wr);
+                }
+                if with_inertia {
+                    for i in 0..m {
+                        let label = lr[i] as usize;
                         let c = &cs[label * d..(label + 1) * d];
-                        inert += (sq_dist_unrolled(row, c) * w).as_f64();
+                        inert += (sq_dist_unrolled(&xr[i * d..(i + 1) * d], c) * wr[i]).as_f64();
                     }
                 }
                 off += m;

@@ -196,3 +196,82 @@ fn numpy_pairwise_sum_matches_sequential_for_short() {
     assert!((s - t).abs() < 1e-9);
     assert_eq!(numpy_pairwise_sum(&[1.0f64, 2.0, 3.0]), 6.0);
 }
+
+/// Timing harness, not a test: `RML_KM="n d k f64|f32 reps threads algo" cargo test --release
+/// -p rml-cluster --lib kmeans::tests::timing -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn timing() {
+    let spec = std::env::var("RML_KM").unwrap_or_else(|_| "200000 32 64 f64 5 1 pass".into());
+    let v: Vec<&str> = spec.split_whitespace().collect();
+    let (n, d, k): (usize, usize, usize) = (v[0].parse().unwrap(), v[1].parse().unwrap(), v[2].parse().unwrap());
+    let reps: usize = v[4].parse().unwrap();
+    let t: usize = v[5].parse().unwrap();
+    let algo = v[6];
+    let spread: f64 = v.get(7).map_or(4.0, |t| t.parse().unwrap());
+    let mut s = 12345u64;
+    let mut rnd = || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (s >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let cen: Vec<f64> = (0..k * d).map(|_| rnd() * 20.0 - 10.0).collect();
+    let x = Array2::from_shape_fn((n, d), |(_, _)| 0.0).mapv(|_: f64| 0.0);
+    let mut x = x;
+    for i in 0..n {
+        let j = (rnd() * k as f64) as usize % k;
+        for f in 0..d {
+            x[[i, f]] = cen[j * d + f] + (rnd() - 0.5) * spread;
+        }
+    }
+    // Initial centres: one sample of each generating centre when well separated.
+    let init = if v.get(8) == Some(&"rows") {
+        x.slice(ndarray::s![..k, ..]).to_owned()
+    } else {
+        Array2::from_shape_fn((k, d), |(j, f)| cen[j * d + f] + 0.01 * f as f64)
+    };
+    fn go<F: Float>(x: Array2<F>, init: Array2<F>, reps: usize, t: usize, algo: &str) {
+        let w = Array1::<F>::ones(x.nrows());
+        let cancel = Cancel::new();
+        let mut labels = vec![0i32; x.nrows()];
+        threads::pool(t).unwrap().install(|| {
+            let t0 = std::time::Instant::now();
+            for _ in 0..reps {
+                match algo {
+                    "pass" => {
+                        lloyd_pass(x.view(), w.view(), init.view(), &mut labels, true, false, &cancel).unwrap();
+                    }
+                    "assign" => {
+                        lloyd_pass(x.view(), w.view(), init.view(), &mut labels, false, false, &cancel).unwrap();
+                    }
+                    "lloyd" => {
+                        let r = kmeans_single_lloyd(x.view(), w.view(), init.view(), 10, 0.0, false, &cancel).unwrap();
+                        eprintln!("n_iter {}", r.n_iter);
+                        labels = r.labels;
+                    }
+                    "elkan" => {
+                        let r = kmeans_single_elkan(x.view(), w.view(), init.view(), 10, 0.0, false, &cancel).unwrap();
+                        eprintln!("n_iter {}", r.n_iter);
+                        labels = r.labels;
+                    }
+                    _ => panic!("algo"),
+                }
+            }
+            let dt = t0.elapsed().as_secs_f64() / reps as f64;
+            let per = if algo == "lloyd" || algo == "elkan" { dt / 10.0 } else { dt };
+            let (n, d) = x.dim();
+            let k = init.nrows();
+            eprintln!(
+                "{} {algo} n={n} d={d} k={k} threads={t}: {:.3} ms per pass/iter, {:.1} GFLOP/s, checksum {}",
+                F::DTYPE,
+                per * 1e3,
+                2.0 * (n * k * d) as f64 / per / 1e9,
+                labels.iter().map(|&l| l as i64).sum::<i64>()
+            );
+        });
+    }
+    if v[3] == "f32" {
+        go(x.mapv(|a| a as f32), init.mapv(|a| a as f32), reps, t, algo);
+    } else {
+        go(x, init, reps, t, algo);
+    }
+}
