@@ -103,6 +103,8 @@ def _kmeans_case(X, k, algorithm, iters, repeats, peak, label=""):
     row = {
         "case": f"KMeans {algorithm} {X.dtype.name} n={n} d={d} k={k}{label}",
         "iters": int(e_rml.n_iter_),
+        "rml_total_s": t_rml,
+        "sk_total_s": t_sk,
         "rml_ms/it": per_rml * 1e3,
         "sk_ms/it": per_sk * 1e3,
         "speedup": per_sk / per_rml,
@@ -136,7 +138,9 @@ def run(quick=False):
     """Run every case; return ``(kmeans_rows, bisect_rows, roofline)``."""
     peak = roofline()
     n_big = 200_000 if quick else 1_000_000
-    iters = 5 if quick else 10
+    # The issue's protocol: max_iter=100 fixed (tol=0), so the one-off costs of a fit
+    # (validation copy, centring, final E-step) are amortised as a user's real fit would.
+    iters = 5 if quick else 100
     repeats = 1 if quick else 2
     rows = []
     for dtype in (np.float64, np.float32):
@@ -169,7 +173,7 @@ def main():
     rows, brows, peak = run(args.quick)
     print(f"numpy matmul roofline: float64 {peak['float64']:.1f} GFLOP/s, float32 {peak['float32']:.1f} GFLOP/s; "
           f"cores {os.cpu_count()}, load {os.getloadavg()[0]:.1f}")
-    cols = ["case", "iters", "rml_ms/it", "sk_ms/it", "speedup", "rml_%roof", "sk_%roof", "same_labels", "inertia_rel"]
+    cols = ["case", "iters", "rml_total_s", "sk_total_s", "rml_ms/it", "sk_ms/it", "speedup", "rml_%roof", "sk_%roof", "same_labels", "inertia_rel"]
     if any("ex_ms/it" in r for r in rows):
         cols.insert(4, "ex_ms/it")
     print(format_table(rows, cols))
