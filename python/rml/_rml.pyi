@@ -173,6 +173,14 @@ class cluster:
         x: "F[n, d]", labels: "int64[n]", n_clusters: int, n_jobs: int | None,
     ) -> "tuple[int64[k], float64[k, d], float64[k], float64[k]]": ...
         # (counts, per-cluster row sums, sum ||x - c||^2, sum ||x - c||), c = sums / counts
+    @staticmethod
+    def cluster_dispersion_labels(
+        x: "F[n, d]", labels: "int64[n]", n_jobs: int | None,
+    ) -> "tuple[int, tuple[int64[k], float64[k, d], float64[k], float64[k]]] | None": ...
+        # The same from raw integer labels (any values), encoded in O(n) as LabelEncoder does
+        # (codes = ranks of the sorted distinct values): (n_labels, (counts, sums, ...)), or
+        # None when the value span exceeds 2 n + 1024 (the caller sorts). Non-finite X shows
+        # as non-finite sums.
 # rml._rml.cluster — K-means family   (crates/rml-py/src/cluster/kmeans.rs, kernels in
 # crates/rml-cluster/src/kmeans/)
 #
@@ -290,3 +298,19 @@ class cluster:
         mt_key: "uint32[624]", mt_pos: int, n_jobs: int | None = None,
     ) -> "dict": ...
         # keys: centers, counts, labels int32[n] | None, inertia float | None, log, mt_key, mt_pos
+
+# ---------------------------------------------------------------------------------------------
+# rml._rml.cluster — BisectingKMeans   (crates/rml-py/src/cluster/bisecting.rs, kernel in
+# crates/rml-cluster/src/bisecting/)
+# ---------------------------------------------------------------------------------------------
+    @staticmethod
+    def bisecting_split(
+        X: "F[n, d]", x_mean: "F[d]", sample_weight: "F[n]", order: "int64[n]", start: int,
+        end: int, centers_inits: "F[n_init, 2, d]", max_iter: int, tol: float, algorithm: str,
+        bisecting_strategy: str, verbose: bool, n_jobs: int | None = None,
+    ) -> "tuple[F[2, d], tuple[float, float], int, int, list[str]]": ...
+        # One bisection of the rows order[start:end] of X - x_mean (centred on the fly): the
+        # best of n_init 2-means runs (scikit-learn's rule), then order[start:end] partitioned
+        # stably IN PLACE (label 0 first; `order` must be the caller's own array). Returns
+        # (centers, (score_0, score_1), n_left, n_iter, verbose_log_lines); scores are the
+        # halves' inertias ("biggest_inertia") or sizes ("largest_cluster").

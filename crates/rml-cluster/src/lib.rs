@@ -2,6 +2,7 @@
 
 pub mod affinity;
 pub mod birch;
+pub mod bisecting;
 pub mod dbscan;
 pub mod gmm;
 pub mod hierarchical;

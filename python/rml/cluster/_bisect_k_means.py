@@ -1,12 +1,17 @@
 """Bisecting K-means with a Rust engine (scikit-learn's ``BisectingKMeans``).
 
-The bisection tree is built in Python exactly as scikit-learn builds it; every 2-means run,
-per-cluster inertia and prediction step is one Rust call (the same kernels as ``KMeans``).
+The bisection tree is built in Python exactly as scikit-learn builds it, and every random
+initialisation is drawn here with numpy, so the random stream is scikit-learn's. The rows are
+never copied: the estimator keeps one permutation of the row indices in which every leaf owns
+a contiguous range (ascending, the order of scikit-learn's ``X[indices]``), and each bisection
+is one Rust call (``bisecting_split``) that runs the 2-means on the rows of one range, read in
+place, and partitions that range (label 0 first).
 """
 
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 
 from rml import _rml
 from rml.cluster._kmeans import _BaseKMeans, _native_f
@@ -17,29 +22,31 @@ from rml.utils._kmeans import (
     _fit_context,
     check_is_fitted,
     check_random_state,
+    row_norms,
+    validate_data,
 )
 
 _native = _rml.cluster
 
 
 class _BisectingTree:
-    """Tree structure representing the hierarchical clusters of BisectingKMeans."""
+    """Tree structure representing the hierarchical clusters of BisectingKMeans.
 
-    def __init__(self, center, indices, score):
+    A leaf owns the rows ``order[start:end]`` of the estimator's permutation ``order``.
+    """
+
+    def __init__(self, center, start, end, score):
         self.center = center
-        self.indices = indices
+        self.start = start
+        self.end = end
         self.score = score
         self.left = None
         self.right = None
 
-    def split(self, labels, centers, scores):
-        self.left = _BisectingTree(
-            indices=self.indices[labels == 0], center=centers[0], score=scores[0]
-        )
-        self.right = _BisectingTree(
-            indices=self.indices[labels == 1], center=centers[1], score=scores[1]
-        )
-        self.indices = None
+    def split(self, n_left, centers, scores):
+        mid = self.start + n_left
+        self.left = _BisectingTree(center=centers[0], start=self.start, end=mid, score=scores[0])
+        self.right = _BisectingTree(center=centers[1], start=mid, end=self.end, score=scores[1])
 
     def get_cluster_to_bisect(self):
         max_score = None
@@ -103,7 +110,11 @@ class BisectingKMeans(_BaseKMeans):
 
     Notes
     -----
-    Cost: ``n_clusters - 1`` 2-means runs, each ``O(n_leaf * n_features)`` per iteration.
+    Cost: ``n_clusters - 1`` 2-means runs, each ``O(n_leaf * n_features)`` per iteration,
+    reading the leaf's rows in place (no copy of X per bisection; extra memory ``O(n_samples)``
+    for the row permutation). Results are identical for any number of threads (fixed-order
+    reductions). The Lloyd arithmetic, label decision (ties to the left child) and random
+    stream are scikit-learn's, so with the same ``random_state`` the labels are scikit-learn's.
     Prediction walks down the tree, one nearest-of-two assignment per level; ties go to the
     left child (index 0), as scikit-learn. Sparse X is not supported (TypeError).
     """
@@ -144,55 +155,62 @@ class BisectingKMeans(_BaseKMeans):
         self.algorithm = algorithm
         self.bisecting_strategy = bisecting_strategy
 
-    def _inertia_per_cluster(self, X, centers, labels, sample_weight):
-        n_clusters = centers.shape[0]
-        inertia_per_cluster = np.empty(n_clusters)
-        for label in range(n_clusters):
-            inertia_per_cluster[label] = _native.kmeans_inertia(
-                X, sample_weight, centers, labels, label
-            )
-        return inertia_per_cluster
+    def _bisect(self, X, sample_weight, cluster_to_bisect):
+        """Split one leaf: ``n_init`` initialisations (numpy's stream, as scikit-learn), then
+        one native call that runs the 2-means runs on the leaf's rows in place, keeps the best
+        and partitions the leaf's range of ``self._order``.
 
-    def _bisect(self, X, x_squared_norms, sample_weight, cluster_to_bisect):
-        X = X[cluster_to_bisect.indices]
-        if x_squared_norms is not None:
-            x_squared_norms = x_squared_norms[cluster_to_bisect.indices]
-        sample_weight = sample_weight[cluster_to_bisect.indices]
-
-        best_inertia = None
+        X is the caller's (uncentred) data; every value the algorithm sees is
+        ``X - self._X_mean`` computed in X's dtype, the values of scikit-learn's centred X.
+        """
+        start, end = cluster_to_bisect.start, cluster_to_bisect.end
+        indices = self._order[start:end]
+        sw_leaf = sample_weight[indices]
+        X_leaf = None
+        inits = []
         for _ in range(self.n_init):
-            centers_init = self._init_centroids(
-                X,
-                x_squared_norms=x_squared_norms,
-                init=self.init,
-                random_state=self._random_state,
-                n_centroids=2,
-                sample_weight=sample_weight,
-            )
-            centers, labels, inertia, _, log = _native.kmeans_single(
-                X,
-                sample_weight,
-                centers_init,
-                int(self.max_iter),
-                float(self.tol),
-                self._inner_algorithm,
-                bool(self.verbose),
-            )
-            for line in log:
-                print(line)
-            if best_inertia is None or inertia < best_inertia * (1 - 1e-6):
-                best_labels = labels
-                best_centers = centers
-                best_inertia = inertia
-
+            if isinstance(self.init, str) and self.init == "random":
+                # scikit-learn's _init_centroids(init="random") on X[indices], without the copy
+                seeds = self._random_state.choice(
+                    end - start, size=2, replace=False, p=sw_leaf / sw_leaf.sum()
+                )
+                inits.append(X[indices[seeds]] - self._X_mean)
+            else:
+                if X_leaf is None:
+                    X_leaf = X[indices] - self._X_mean
+                    x_squared_norms = row_norms(X_leaf, squared=True)
+                inits.append(
+                    self._init_centroids(
+                        X_leaf,
+                        x_squared_norms=x_squared_norms,
+                        init=self.init,
+                        random_state=self._random_state,
+                        n_centroids=2,
+                        sample_weight=sw_leaf,
+                    )
+                )
+        centers_inits = np.ascontiguousarray(np.stack(inits), dtype=X.dtype)
+        centers, scores, n_left, _, log = _native.bisecting_split(
+            X,
+            self._X_mean,
+            sample_weight,
+            self._order,
+            start,
+            end,
+            centers_inits,
+            int(self.max_iter),
+            float(self.tol),
+            self._inner_algorithm,
+            self.bisecting_strategy,
+            bool(self.verbose),
+        )
+        for line in log:
+            print(line)
         if self.verbose:
-            print(f"New centroids from bisection: {best_centers}")
-
-        if self.bisecting_strategy == "biggest_inertia":
-            scores = self._inertia_per_cluster(X, best_centers, best_labels, sample_weight)
-        else:
-            scores = np.bincount(best_labels, minlength=2)
-        cluster_to_bisect.split(best_labels, best_centers, scores)
+            print(f"New centroids from bisection: {centers}")
+        if self.bisecting_strategy == "largest_cluster":
+            scores = (int(scores[0]), int(scores[1]))
+        cluster_to_bisect.split(n_left, centers, scores)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -212,7 +230,15 @@ class BisectingKMeans(_BaseKMeans):
         self
             Fitted estimator.
         """
-        X = self._validate_fit_data(X)
+        if sp.issparse(X):
+            raise TypeError(
+                f"Sparse data was passed for {type(self).__name__}, but dense data is "
+                "required by rml. Use X.toarray() to convert to a dense numpy array."
+            )
+        # X is only read (the centring is done on the fly), so it is never copied nor
+        # modified, whatever copy_x says.
+        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=False)
+        X = _native_f(X, X.dtype)
         self._check_params_vs_input(X)
         self._random_state = check_random_state(self.random_state)
         sample_weight = _native_f(_check_sample_weight(sample_weight, X, dtype=X.dtype), X.dtype)
@@ -223,36 +249,40 @@ class BisectingKMeans(_BaseKMeans):
             self._inner_algorithm = "elkan"
 
         self._X_mean = X.mean(axis=0)
-        X -= self._X_mean
+        # The root's centre is only used when it stays a leaf (n_clusters=1).
+        root_center = (X - self._X_mean).mean(axis=0) if self.n_clusters == 1 else None
+        self._order = np.arange(X.shape[0], dtype=np.int64)
         try:
             self._bisecting_tree = _BisectingTree(
-                indices=np.arange(X.shape[0]), center=X.mean(axis=0), score=0
+                center=root_center, start=0, end=X.shape[0], score=0
             )
-            x_squared_norms = None
-            if isinstance(self.init, str) and self.init == "k-means++":
-                from rml.utils._kmeans import row_norms
-
-                x_squared_norms = row_norms(X, squared=True)
-
             for _ in range(self.n_clusters - 1):
                 cluster_to_bisect = self._bisecting_tree.get_cluster_to_bisect()
-                self._bisect(X, x_squared_norms, sample_weight, cluster_to_bisect)
+                self._bisect(X, sample_weight, cluster_to_bisect)
 
             self.labels_ = np.full(X.shape[0], -1, dtype=np.int32)
             self.cluster_centers_ = np.empty((self.n_clusters, X.shape[1]), dtype=X.dtype)
             for i, cluster_node in enumerate(self._bisecting_tree.iter_leaves()):
-                self.labels_[cluster_node.indices] = i
+                self.labels_[self._order[cluster_node.start : cluster_node.end]] = i
                 self.cluster_centers_[i] = cluster_node.center
                 cluster_node.label = i
-                cluster_node.indices = None
         finally:
-            X += self._X_mean
+            del self._order
         self.cluster_centers_ += self._X_mean
         self.inertia_ = _native.kmeans_inertia(
             X, sample_weight, self.cluster_centers_, self.labels_, None
         )
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
+
+    def _check_params_vs_input(self, X):
+        # scikit-learn's base check, without KMeans' variance-scaled tolerance (an O(n d)
+        # pass BisectingKMeans never uses: its tol is used as given).
+        if X.shape[0] < self.n_clusters:
+            raise ValueError(
+                f"n_samples={X.shape[0]} should be >= n_clusters={self.n_clusters}."
+            )
+        self._n_init = self.n_init
 
     def predict(self, X):
         """Predict which cluster each sample in X belongs to, walking down the tree.

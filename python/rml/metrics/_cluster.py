@@ -227,13 +227,38 @@ def silhouette_samples(X, labels, *, metric="euclidean", **kwds):
 
 
 def _dispersion(X, labels):
-    X, labels = check_X_y(X, labels)
-    enc, n_labels = _encode_labels(labels)
+    """``(n_samples, n_labels, counts, sums, Σ‖x−c‖², Σ‖x−c‖)`` per encoded label.
+
+    Validation is scikit-learn's ``check_X_y``; its finiteness check of X (a full pass over X)
+    is fused into the native pass instead: any NaN/inf in X makes a per-cluster sum
+    non-finite, and then the full ``check_X_y`` runs and raises scikit-learn's own error
+    (as it does first for any other invalid input). Integer labels are encoded inside the
+    native call in O(n) (the codes ``LabelEncoder`` gives: ranks of the sorted distinct
+    values); other labels (strings, floats, very sparse integers) go through ``LabelEncoder``.
+    """
+    X_in, labels_in = X, labels
+    try:
+        X, labels = check_X_y(X, labels, ensure_all_finite=False)
+    except Exception:
+        check_X_y(X_in, labels_in)  # scikit-learn's first error, with its message
+        raise
     n_samples = X.shape[0]
+    Xn = as_native_float(X)
+    out = None
+    lab = np.asarray(labels)
+    if lab.dtype.kind in "iu" and lab.size and (
+        lab.dtype.kind == "i" or lab.dtype.itemsize < 8 or lab.max() <= np.iinfo(np.int64).max
+    ):
+        out = _native.cluster_dispersion_labels(Xn, lab.astype(np.int64, copy=False), None)
+    if out is None:
+        enc, n_labels = _encode_labels(labels)
+        disp = _native.cluster_dispersion(Xn, np.ascontiguousarray(enc, dtype=np.int64), n_labels, None)
+    else:
+        n_labels, disp = out
+    counts, sums, sum_sq, sum_dist = disp
+    if not np.isfinite(sums).all():
+        check_X_y(X_in, labels_in)  # raises scikit-learn's error if X is not finite
     check_number_of_labels(n_labels, n_samples)
-    counts, sums, sum_sq, sum_dist = _native.cluster_dispersion(
-        as_native_float(X), np.ascontiguousarray(enc, dtype=np.int64), n_labels, None
-    )
     return n_samples, n_labels, counts, sums, sum_sq, sum_dist
 
 
@@ -259,9 +284,10 @@ def calinski_harabasz_score(X, labels):
 
     Notes
     -----
-    One native call: samples grouped by label (counting sort), per-cluster sums, then
-    per-cluster sums of squared deviations from the centroid, both in float64 with
-    fixed-order parallel reductions (O(n d) time, two reads of X, O(n + k d) memory).
+    One native call: integer labels encoded in O(n) (LabelEncoder's codes), per-cluster sums,
+    then per-cluster sums of squared deviations from the centroid, both in float64 with
+    fixed-order parallel reductions (O(n d) time, two reads of X — the finiteness check of X
+    rides on the first — O(n / 8192 · k d) or O(n + k d) memory).
     """
     n_samples, n_labels, counts, sums, sum_sq, _ = _dispersion(X, labels)
     mean = sums.sum(axis=0) / n_samples

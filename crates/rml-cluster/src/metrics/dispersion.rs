@@ -30,15 +30,15 @@ const STREAM_MAX_KD: usize = 8192;
 
 /// Few clusters: read X in row order (prefetch-friendly), per fixed block of rows accumulate
 /// per-cluster sums, merge blocks in order; then a second streaming pass for the dispersions.
-fn streaming<F: Float>(
+fn streaming<F: Float, C: Fn(usize) -> usize + Sync>(
     xs: &[F],
     d: usize,
-    labels: &[usize],
+    n: usize,
+    label: C,
     counts: Vec<usize>,
     cancel: &Cancel,
 ) -> RmlResult<Dispersion> {
     let k = counts.len();
-    let n = labels.len();
     let blocks: Vec<usize> = (0..n).step_by(STREAM_ROWS).collect();
     let rows = |b: usize| b..(b + STREAM_ROWS).min(n);
     cancel.check()?;
@@ -47,7 +47,7 @@ fn streaming<F: Float>(
         .map(|&b| {
             let mut acc = vec![0.0f64; k * d];
             for i in rows(b) {
-                let l = labels[i];
+                let l = label(i);
                 for (a, &v) in acc[l * d..(l + 1) * d].iter_mut().zip(&xs[i * d..(i + 1) * d]) {
                     *a += v.as_f64();
                 }
@@ -76,7 +76,7 @@ fn streaming<F: Float>(
         .map(|&b| {
             let mut acc = vec![0.0f64; 2 * k];
             for i in rows(b) {
-                let l = labels[i];
+                let l = label(i);
                 let mut r = 0.0f64;
                 for (&v, &m) in xs[i * d..(i + 1) * d].iter().zip(&centroids[l * d..(l + 1) * d]) {
                     let t = v.as_f64() - m;
@@ -117,12 +117,12 @@ pub fn cluster_dispersion<F: Float>(
     let (n, d) = x.dim();
     ensure!(n_clusters >= 1, "n_clusters must be at least 1");
     let counts = label_counts(labels, n, n_clusters)?;
-    let (order, offsets) = group_by_label(labels, &counts);
     let x = if x.is_standard_layout() { ndarray::CowArray::from(x) } else { ndarray::CowArray::from(x.as_standard_layout().into_owned()) };
     let xs = x.as_slice().ok_or_else(|| RmlError::Internal("not contiguous".into()))?;
     if n_clusters.saturating_mul(d.max(1)) <= STREAM_MAX_KD {
-        return Ok(streaming(xs, d, labels, counts, cancel)?);
+        return streaming(xs, d, n, |i| labels[i], counts, cancel);
     }
+    let (order, offsets) = group_by_label(labels, &counts);
     // Tasks: (cluster, start, end) pieces of `order`.
     let mut tasks = Vec::new();
     for c in 0..n_clusters {
@@ -187,6 +187,115 @@ pub fn cluster_dispersion<F: Float>(
     Ok(Dispersion { counts, sums, sum_sq, sum_dist })
 }
 
+/// Integer labels encoded as scikit-learn's `LabelEncoder` encodes them (code = rank of the
+/// value among the sorted distinct values), in `O(n + span)` without sorting: a count per
+/// value of `lo..=hi` and a prefix sum over the values present.
+#[derive(Debug, Clone)]
+pub struct DenseCodes {
+    /// Smallest label.
+    pub lo: i64,
+    /// `code[v - lo]` for every value `v` in `lo..=hi` (meaningful where the value occurs).
+    pub code: Vec<u32>,
+    /// Samples per code (per distinct label, in sorted label order).
+    pub counts: Vec<usize>,
+}
+
+impl DenseCodes {
+    /// Number of distinct labels.
+    pub fn n_labels(&self) -> usize {
+        self.counts.len()
+    }
+
+    #[inline(always)]
+    fn of(&self, label: i64) -> usize {
+        self.code[(label - self.lo) as usize] as usize
+    }
+}
+
+/// Rows per block of the label passes (fixed, so nothing depends on the thread count).
+const LABEL_ROWS: usize = 65536;
+
+/// [`DenseCodes`] of `labels`, or `None` when the value span exceeds `2 n + 1024` (the caller
+/// then sorts, as `LabelEncoder` does) or `labels` is empty.
+pub fn dense_codes(labels: &[i64], cancel: &Cancel) -> RmlResult<Option<DenseCodes>> {
+    let n = labels.len();
+    if n == 0 {
+        return Ok(None);
+    }
+    cancel.check()?;
+    let (lo, hi) = labels
+        .par_chunks(LABEL_ROWS)
+        .map(|c| c.iter().fold((i64::MAX, i64::MIN), |(a, b), &v| (a.min(v), b.max(v))))
+        .reduce(|| (i64::MAX, i64::MIN), |(a, b), (c, e)| (a.min(c), b.max(e)));
+    let span = (hi as i128 - lo as i128) as u128;
+    if span > (2 * n as u128 + 1024) || span >= u32::MAX as u128 {
+        return Ok(None);
+    }
+    let width = span as usize + 1;
+    // Histogram over the span: per block when the span is small, else one sequential pass.
+    let hist: Vec<usize> = if width <= 4096 {
+        let parts: Vec<Vec<usize>> = labels
+            .par_chunks(LABEL_ROWS)
+            .map(|c| {
+                let mut h = vec![0usize; width];
+                for &v in c {
+                    h[(v - lo) as usize] += 1;
+                }
+                h
+            })
+            .collect();
+        let mut h = vec![0usize; width];
+        for p in &parts {
+            for (a, &b) in h.iter_mut().zip(p) {
+                *a += b;
+            }
+        }
+        h
+    } else {
+        let mut h = rml_core::size::try_zeroed_vec::<usize>(width, 1, "label histogram")?;
+        for &v in labels {
+            h[(v - lo) as usize] += 1;
+        }
+        h
+    };
+    let mut code = rml_core::size::try_zeroed_vec::<u32>(width, 1, "label codes")?;
+    let mut counts = Vec::new();
+    for (v, &c) in hist.iter().enumerate() {
+        if c > 0 {
+            code[v] = counts.len() as u32;
+            counts.push(c);
+        }
+    }
+    Ok(Some(DenseCodes { lo, code, counts }))
+}
+
+/// [`cluster_dispersion`] straight from integer labels (any values, e.g. `-1` for noise),
+/// encoded as `LabelEncoder` does by [`dense_codes`]; `None` when the labels are too sparse
+/// for that (the caller encodes them by sorting). Returns the number of distinct labels too.
+/// With few clusters (`k·d <= 8192`) the codes are looked up on the fly during the two
+/// streaming passes; otherwise they are materialised for the grouped schedule.
+pub fn cluster_dispersion_labels<F: Float>(
+    x: ArrayView2<'_, F>,
+    labels: &[i64],
+    cancel: &Cancel,
+) -> RmlResult<Option<(usize, Dispersion)>> {
+    let (n, d) = x.dim();
+    ensure!(labels.len() == n, "labels has {} entries, expected {}", labels.len(), n);
+    let Some(codes) = dense_codes(labels, cancel)? else {
+        return Ok(None);
+    };
+    let k = codes.n_labels();
+    if k.saturating_mul(d.max(1)) <= STREAM_MAX_KD {
+        let x = if x.is_standard_layout() { ndarray::CowArray::from(x) } else { ndarray::CowArray::from(x.as_standard_layout().into_owned()) };
+        let xs = x.as_slice().ok_or_else(|| RmlError::Internal("not contiguous".into()))?;
+        let counts = codes.counts.clone();
+        let disp = streaming(xs, d, n, |i| codes.of(labels[i]), counts, cancel)?;
+        return Ok(Some((k, disp)));
+    }
+    let enc: Vec<usize> = labels.iter().map(|&l| codes.of(l)).collect();
+    Ok(Some((k, cluster_dispersion(x, &enc, k, cancel)?)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +337,32 @@ mod tests {
         let cen: Vec<f64> = (0..d).map(|j| rows.iter().map(|&i| x[[i, j]]).sum::<f64>() / rows.len() as f64).collect();
         let sq: f64 = rows.iter().map(|&i| (0..d).map(|j| (x[[i, j]] - cen[j]).powi(2)).sum::<f64>()).sum();
         assert!((big.sum_sq[c] - sq).abs() <= 1e-9 * sq.max(1.0));
+    }
+
+    #[test]
+    fn raw_labels_encode_as_label_encoder() {
+        let x = array![[0.0f64, 0.0], [10.0, 10.0], [2.0, 0.0], [14.0, 10.0], [1.0, 1.0]];
+        // values -7, 40, -7, 40, 3 -> sorted distinct [-7, 3, 40] -> codes 0, 2, 0, 2, 1
+        let raw = [-7i64, 40, -7, 40, 3];
+        let (k, a) = cluster_dispersion_labels(x.view(), &raw, &Cancel::new()).unwrap().unwrap();
+        assert_eq!(k, 3);
+        let b = cluster_dispersion(x.view(), &[0, 2, 0, 2, 1], 3, &Cancel::new()).unwrap();
+        assert_eq!(a, b);
+        // too sparse for the dense encoding: the caller sorts
+        assert!(cluster_dispersion_labels(x.view(), &[0, i64::MAX, 0, 1, 1], &Cancel::new()).unwrap().is_none());
+        assert!(cluster_dispersion_labels(x.view(), &[i64::MIN, i64::MAX, 0, 1, 1], &Cancel::new()).unwrap().is_none());
+        assert!(cluster_dispersion_labels(x.view(), &[0, 1], &Cancel::new()).is_err());
+        // many clusters (grouped schedule) and a wide histogram
+        let n = 30000;
+        let xb = Array2::from_shape_fn((n, 3), |(i, j)| ((i * 13 + j * 7) % 97) as f64);
+        let raw: Vec<i64> = (0..n).map(|i| ((i * 7919) % 5003) as i64 * 3 - 4000).collect();
+        let (k, a) = cluster_dispersion_labels(xb.view(), &raw, &Cancel::new()).unwrap().unwrap();
+        let mut sorted = raw.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        let enc: Vec<usize> = raw.iter().map(|v| sorted.binary_search(v).unwrap()).collect();
+        assert_eq!(k, sorted.len());
+        assert_eq!(a, cluster_dispersion(xb.view(), &enc, k, &Cancel::new()).unwrap());
     }
 
     #[test]

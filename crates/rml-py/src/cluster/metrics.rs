@@ -139,9 +139,62 @@ fn cluster_dispersion<'py>(
     }
 }
 
+fn disp_labels_t<'py, F: Float + numpy::Element>(
+    py: Python<'py>,
+    x: &Bound<'py, PyArray2<F>>,
+    labels: &[i64],
+    n_jobs: Option<i64>,
+) -> PyResult<Option<(usize, DispOut<'py>)>> {
+    let x: PyReadonlyArray2<F> = x.readonly();
+    let xv = x.as_array();
+    let r = run::run(py, n_jobs, |c| metrics::dispersion::cluster_dispersion_labels(xv, labels, c))?;
+    Ok(r.map(|(k, r)| {
+        let counts: Vec<i64> = r.counts.iter().map(|&c| c as i64).collect();
+        (
+            k,
+            (
+                PyArray1::from_vec(py, counts),
+                r.sums.to_pyarray(py),
+                PyArray1::from_vec(py, r.sum_sq),
+                PyArray1::from_vec(py, r.sum_dist),
+            ),
+        )
+    }))
+}
+
+/// Like `cluster_dispersion`, from raw int64 labels encoded as scikit-learn's LabelEncoder
+/// (sorted distinct values) in O(n) inside the call: `(n_labels, (counts, sums, Σ‖x−c‖²,
+/// Σ‖x−c‖))`, or None when the label values are too sparse for the O(n) encoding.
+#[pyfunction]
+#[pyo3(signature = (x, labels, n_jobs))]
+fn cluster_dispersion_labels<'py>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    labels: PyReadonlyArray1<'py, i64>,
+    n_jobs: Option<i64>,
+) -> PyResult<Option<(usize, DispOut<'py>)>> {
+    let lab = labels.as_array();
+    let owned;
+    let labels: &[i64] = match lab.as_slice() {
+        Some(s) => s,
+        None => {
+            owned = lab.to_vec();
+            &owned
+        }
+    };
+    if let Ok(a) = x.cast::<PyArray2<f64>>() {
+        disp_labels_t(py, a, labels, n_jobs)
+    } else if let Ok(a) = x.cast::<PyArray2<f32>>() {
+        disp_labels_t(py, a, labels, n_jobs)
+    } else {
+        Err(dtype_error(x))
+    }
+}
+
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(silhouette_samples, m)?)?;
     m.add_function(wrap_pyfunction!(silhouette_samples_precomputed, m)?)?;
     m.add_function(wrap_pyfunction!(cluster_dispersion, m)?)?;
+    m.add_function(wrap_pyfunction!(cluster_dispersion_labels, m)?)?;
     Ok(())
 }

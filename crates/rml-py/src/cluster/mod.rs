@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 
 mod affinity;
 mod birch;
+mod bisecting;
 mod dbscan;
 mod gmm;
 mod hierarchical;
@@ -17,6 +18,7 @@ pub fn register(parent: &Bound<'_, PyModule>) -> PyResult<()> {
     let m = PyModule::new(parent.py(), "cluster")?;
     affinity::register(&m)?;
     birch::register(&m)?;
+    bisecting::register(&m)?;
     dbscan::register(&m)?;
     gmm::register(&m)?;
     hierarchical::register(&m)?;

@@ -1,0 +1,330 @@
+//! Bisecting K-means: one bisection (a 2-means run on one cluster, then the split of its rows)
+//! without copying the cluster's rows.
+//!
+//! The caller (scikit-learn's `_BisectingTree` logic, kept in Python so that every random
+//! initialisation consumes numpy's random stream exactly as scikit-learn does) keeps one
+//! permutation of the row indices in which every leaf of the tree owns a contiguous range;
+//! rows of a range are in ascending order, the order of scikit-learn's `X[indices]`. [`split`]
+//! runs the 2-means on the rows of one range, read in place through the indices, and
+//! partitions the range stably: the rows labelled 0 first, then the rows labelled 1. So each
+//! bisection reads only its own rows (the leaves of the deeper levels stay in cache) and
+//! nothing is copied.
+//!
+//! ## Arithmetic and parity
+//! The Lloyd iteration is scikit-learn's `_kmeans_single_lloyd` for `k = 2` step for step,
+//! with the same arithmetic as [`crate::kmeans`] on the copied subset (see `two.rs`): the same
+//! label decision, per-centre sums in `f64` over fixed blocks of [`crate::kmeans::BLOCK_ROWS`]
+//! rows merged in block order, scikit-learn's `_average_centers` (multiply by `1 / Σw` for
+//! float64, divide for float32; an empty centre takes the heaviest centre's row), strict
+//! convergence when no label changed, `Σ shift² <= tol` with numpy's pairwise sum, and a final
+//! relabelling unless converged strictly. A centre left empty goes through
+//! [`crate::kmeans::finish_centers`] (scikit-learn's relocation), on a copy of the rows.
+//! Elkan's algorithm and verbose runs use [`crate::kmeans`]'s own loops on a copy of the rows.
+//!
+//! ## Threads
+//! Every pass is parallel over fixed blocks of rows and reduced in block order: results are
+//! bit-identical for every number of threads.
+
+mod two;
+
+use crate::kmeans::{self, Algorithm, CenterSums, KMeansParams};
+use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
+use rayon::prelude::*;
+use rml_core::{ensure, ensure_param, Cancel, Float, RmlResult};
+
+/// Which leaf the tree splits next (scikit-learn's `bisecting_strategy`); decides which score
+/// [`split`] returns for the two halves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Score = the half's inertia `Σ w ||x - c||²`.
+    BiggestInertia,
+    /// Score = the half's number of rows.
+    LargestCluster,
+}
+
+impl Strategy {
+    /// Parse scikit-learn's names.
+    pub fn parse(name: &str) -> RmlResult<Self> {
+        match name {
+            "biggest_inertia" => Ok(Self::BiggestInertia),
+            "largest_cluster" => Ok(Self::LargestCluster),
+            other => Err(rml_core::RmlError::InvalidParameter(format!(
+                "The 'bisecting_strategy' parameter of BisectingKMeans must be a str among {{'biggest_inertia', 'largest_cluster'}}. Got {other:?} instead."
+            ))),
+        }
+    }
+}
+
+/// Hyperparameters of one bisection.
+#[derive(Debug, Clone, Copy)]
+pub struct SplitParams {
+    /// Maximum Lloyd/Elkan iterations of each 2-means run (`>= 1`).
+    pub max_iter: usize,
+    /// Absolute tolerance on `Σ shift²` (BisectingKMeans uses `tol` as given, unscaled).
+    pub tol: f64,
+    pub algorithm: Algorithm,
+    pub strategy: Strategy,
+    /// Collect scikit-learn's verbose lines (the run then goes through `kmeans`' loops).
+    pub verbose: bool,
+}
+
+/// The outcome of one bisection.
+#[derive(Debug, Clone)]
+pub struct Split<F> {
+    /// Centres of the two halves, `(2, d)` (of the best of the `n_init` runs).
+    pub centers: Array2<F>,
+    /// Score of each half (inertia or size, by [`Strategy`]).
+    pub scores: [f64; 2],
+    /// Rows labelled 0; after the call they are the first `n_left` entries of the range.
+    pub n_left: usize,
+    /// Inertia of the kept run.
+    pub inertia: f64,
+    /// Iterations of the kept run.
+    pub n_iter: usize,
+    /// Verbose lines of all runs (empty unless `verbose`).
+    pub log: Vec<String>,
+}
+
+struct Run<F> {
+    centers: Array2<F>,
+    labels: Vec<u8>,
+    inertia: f64,
+    per_label: [f64; 2],
+    counts: [usize; 2],
+    n_iter: usize,
+    log: Vec<String>,
+}
+
+/// Bisect the cluster whose rows are `indices` (entries of `x`, usually ascending), the rows
+/// taken as `x[i] - x_mean` (computed on the fly in the input dtype, the values of
+/// scikit-learn's centred copy of X; pass zeros for no centring):
+/// `n_init` 2-means runs from `centers_inits` (`(n_init, 2, d)`), the best kept as
+/// scikit-learn keeps it (`inertia < best · (1 - 1e-6)`), then `indices` partitioned stably
+/// (label 0 first). Cost `O(iterations · |indices| · d)`; memory `O(|indices|)` when the
+/// indices are one contiguous run (the root), else a centred copy of the rows,
+/// `O(|indices| · d)`, as scikit-learn's `X[indices]`.
+pub fn split<F: Float>(
+    x: ArrayView2<F>,
+    x_mean: ArrayView1<F>,
+    sample_weight: ArrayView1<F>,
+    indices: &mut [usize],
+    centers_inits: ArrayView3<F>,
+    params: &SplitParams,
+    cancel: &Cancel,
+) -> RmlResult<Split<F>> {
+    let (n, d) = x.dim();
+    let m = indices.len();
+    ensure_param!(params.max_iter >= 1, "max_iter must be >= 1, got {}", params.max_iter);
+    ensure_param!(params.tol.is_finite() && params.tol >= 0.0, "tol must be a finite number >= 0");
+    ensure!(sample_weight.len() == n, "sample_weight has {} entries, expected {n}", sample_weight.len());
+    ensure!(centers_inits.dim().0 >= 1, "at least one initialisation is required");
+    ensure!(
+        centers_inits.dim().1 == 2 && centers_inits.dim().2 == d,
+        "centers_inits must have shape (n_init, 2, {d}), got {:?}",
+        centers_inits.dim()
+    );
+    ensure!(x_mean.len() == d, "x_mean has {} entries, expected {d}", x_mean.len());
+    ensure!(m >= 2, "n_samples={m} should be >= n_clusters=2.");
+    ensure!(indices.iter().all(|&i| i < n), "row index out of range");
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let sw = sample_weight.to_vec();
+    let mu = x_mean.to_vec();
+    let slow = params.verbose || params.algorithm == Algorithm::Elkan;
+    // Rows that are not one contiguous run are gathered (centred) once into a contiguous
+    // copy, as scikit-learn's `X[indices]`: the passes then stream memory instead of paying
+    // a cache miss per row, pass after pass.
+    let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
+    let copied = if slow || contiguous {
+        None
+    } else {
+        let mut xc = rml_core::size::try_zeroed_vec::<F>(m, d.max(1), "copy of the cluster's rows")?;
+        if d > 0 {
+            xc.par_chunks_mut(1024 * d).enumerate().for_each(|(b, out)| {
+                for (t, o) in out.chunks_exact_mut(d).enumerate() {
+                    let i = indices[b * 1024 + t];
+                    for ((v, &a), &mm) in o.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&mu) {
+                        *v = a - mm;
+                    }
+                }
+            });
+        }
+        let swc: Vec<F> = indices.iter().map(|&i| sw[i]).collect();
+        let ic: Vec<usize> = (0..m).collect();
+        Some((xc, swc, ic, vec![F::zero(); d]))
+    };
+    let mut best: Option<Run<F>> = None;
+    let mut log = Vec::new();
+    for init in centers_inits.outer_iter() {
+        cancel.check()?;
+        let mut run = if slow {
+            run_kmeans(x.view(), &mu, &sw, indices, init, params, cancel)?
+        } else if let Some((xc, swc, ic, zero)) = &copied {
+            run_lloyd(xc, d, zero, swc, ic, init, params, cancel)?
+        } else {
+            run_lloyd(xs, d, &mu, &sw, indices, init, params, cancel)?
+        };
+        log.append(&mut run.log);
+        let better = match &best {
+            None => true,
+            Some(b) => run.inertia < b.inertia * (1.0 - 1e-6),
+        };
+        if better {
+            best = Some(run);
+        }
+    }
+    let best = best.expect("at least one run");
+    // Stable partition of the range: label 0 first.
+    let mut right = Vec::with_capacity(best.counts[1]);
+    let mut w = 0;
+    for t in 0..m {
+        let i = indices[t];
+        if best.labels[t] == 0 {
+            indices[w] = i;
+            w += 1;
+        } else {
+            right.push(i);
+        }
+    }
+    indices[w..].copy_from_slice(&right);
+    let scores = match params.strategy {
+        Strategy::BiggestInertia => best.per_label,
+        Strategy::LargestCluster => [best.counts[0] as f64, best.counts[1] as f64],
+    };
+    Ok(Split { centers: best.centers, scores, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log })
+}
+
+/// scikit-learn's `_average_centers` for two centres whose weights are both non-zero in `f64`
+/// (the relocation case goes through `kmeans::finish_centers`).
+fn average<F: Float>(sums: &[f64], weights: [f64; 2], d: usize) -> Array2<F> {
+    let wf = [F::from_f64(weights[0]), F::from_f64(weights[1])];
+    let argmax = if wf[1] > wf[0] { 1 } else { 0 };
+    let mut rows = sums.to_vec();
+    for j in 0..2 {
+        if wf[j] > F::zero() {
+            if F::DTYPE == "float64" {
+                let alpha = 1.0 / weights[j];
+                rows[j * d..(j + 1) * d].iter_mut().for_each(|v| *v *= alpha);
+            } else {
+                rows[j * d..(j + 1) * d].iter_mut().for_each(|v| *v /= weights[j]);
+            }
+        } else {
+            for f in 0..d {
+                rows[j * d + f] = rows[argmax * d + f];
+            }
+        }
+    }
+    Array2::from_shape_fn((2, d), |(j, f)| F::from_f64(rows[j * d + f]))
+}
+
+/// Copy the cluster's centred rows and weights (Elkan, verbose, relocation).
+fn gather<F: Float>(x: ArrayView2<F>, mu: &[F], sw: &[F], indices: &[usize]) -> RmlResult<(Array2<F>, Array1<F>)> {
+    let mut xsub = kmeans::take_rows(x, indices)?;
+    for mut r in xsub.rows_mut() {
+        for (v, &m) in r.iter_mut().zip(mu) {
+            *v = *v - m;
+        }
+    }
+    let swsub = Array1::from_iter(indices.iter().map(|&i| sw[i]));
+    Ok((xsub, swsub))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_lloyd<F: Float>(
+    xs: &[F],
+    d: usize,
+    mu: &[F],
+    sw: &[F],
+    indices: &[usize],
+    init: ArrayView2<F>,
+    params: &SplitParams,
+    cancel: &Cancel,
+) -> RmlResult<Run<F>> {
+    let m = indices.len();
+    let hw = two::hw_fma();
+    let tol_f = F::from_f64(params.tol);
+    let mut centers = init.as_standard_layout().into_owned();
+    let mut labels = vec![u8::MAX; m];
+    let mut strict = false;
+    let mut it = 0;
+    for i in 0..params.max_iter {
+        cancel.check()?;
+        it = i;
+        let pair = two::Pair::new(centers.as_slice().expect("owned"), mu, d, hw);
+        let (sums, weights, changed) = two::iterate(xs, d, sw, indices, &pair, &mut labels);
+        let centers_new = if weights[0] == 0.0 || weights[1] == 0.0 {
+            // A centre lost all its rows: scikit-learn's relocation, on a copy of the rows.
+            let x = ndarray::ArrayView2::from_shape((xs.len() / d.max(1), d), xs)
+                .map_err(|e| rml_core::RmlError::Internal(e.to_string()))?;
+            let (xsub, swsub) = gather(x, mu, sw, indices)?;
+            let lab: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
+            let cs = CenterSums { sums, weights: weights.to_vec(), n_features: d };
+            kmeans::finish_centers(xsub.view(), swsub.view(), centers.view(), &lab, cs)?.0
+        } else {
+            average::<F>(&sums, weights, d)
+        };
+        let shift = kmeans::center_shift(centers.view(), centers_new.view());
+        centers = centers_new;
+        if changed == 0 {
+            strict = true;
+            break;
+        }
+        let sq: Vec<F> = shift.iter().map(|&s| s * s).collect();
+        if kmeans::numpy_pairwise_sum(&sq) <= tol_f {
+            break;
+        }
+    }
+    cancel.check()?;
+    let pair = two::Pair::new(centers.as_slice().expect("owned"), mu, d, hw);
+    let fin = two::finalize(xs, d, sw, indices, &pair, centers.as_slice().expect("owned"), &mut labels, !strict);
+    Ok(Run {
+        centers,
+        labels,
+        inertia: fin.inertia,
+        per_label: fin.per_label,
+        counts: fin.counts,
+        n_iter: it + 1,
+        log: Vec::new(),
+    })
+}
+
+/// The general path: `kmeans`' Lloyd/Elkan loop (with its verbose log) on a copy of the rows.
+fn run_kmeans<F: Float>(
+    x: ArrayView2<F>,
+    mu: &[F],
+    sw: &[F],
+    indices: &[usize],
+    init: ArrayView2<F>,
+    params: &SplitParams,
+    cancel: &Cancel,
+) -> RmlResult<Run<F>> {
+    let (xsub, swsub) = gather(x, mu, sw, indices)?;
+    let kp = KMeansParams {
+        n_clusters: 2,
+        max_iter: params.max_iter,
+        tol: params.tol,
+        algorithm: params.algorithm,
+        verbose: params.verbose,
+    }
+    .check()?;
+    let r = kp.fit_from(xsub.view(), swsub.view(), init, cancel)?;
+    let mut per_label = [0.0; 2];
+    let wanted = if params.strategy == Strategy::BiggestInertia { 2 } else { 0 };
+    for (j, p) in per_label.iter_mut().enumerate().take(wanted) {
+        *p = kmeans::inertia(xsub.view(), swsub.view(), r.centers.view(), &r.labels, Some(j as i32), cancel)?;
+    }
+    let labels: Vec<u8> = r.labels.iter().map(|&l| l as u8).collect();
+    let c1 = labels.iter().filter(|&&l| l == 1).count();
+    Ok(Run {
+        centers: r.centers,
+        labels,
+        inertia: r.inertia,
+        per_label,
+        counts: [indices.len() - c1, c1],
+        n_iter: r.n_iter,
+        log: r.log,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,181 @@
+use super::*;
+use ndarray::{Array3, Axis};
+
+/// Deterministic pseudo-random data: a few noisy groups.
+fn data<F: Float>(n: usize, d: usize, seed: u64) -> (Array2<F>, Array1<F>) {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    let x = Array2::from_shape_fn((n, d), |(i, j)| F::from_f64(((i % 3) * (j % 4 + 1)) as f64 * 2.0 + next() * 3.0 - 1.5));
+    let w = Array1::from_shape_fn(n, |_| F::from_f64(0.5 + next()));
+    (x, w)
+}
+
+fn params(algorithm: Algorithm, strategy: Strategy) -> SplitParams {
+    SplitParams { max_iter: 300, tol: 1e-4, algorithm, strategy, verbose: false }
+}
+
+/// Inits: two rows of the subset per run.
+fn inits<F: Float>(x: &Array2<F>, idx: &[usize], picks: &[(usize, usize)]) -> Array3<F> {
+    let d = x.ncols();
+    Array3::from_shape_fn((picks.len(), 2, d), |(r, j, f)| {
+        let p = if j == 0 { picks[r].0 } else { picks[r].1 };
+        x[[idx[p], f]]
+    })
+}
+
+/// The reference: kmeans' own loop on the copied subset, as the Python code did before.
+fn reference<F: Float>(
+    x: &Array2<F>,
+    w: &Array1<F>,
+    idx: &[usize],
+    inits: &Array3<F>,
+    p: &SplitParams,
+) -> (Array2<F>, Vec<i32>, f64, [f64; 2], usize) {
+    let xsub = kmeans::take_rows(x.view(), idx).unwrap();
+    let wsub = Array1::from_iter(idx.iter().map(|&i| w[i]));
+    let kp = KMeansParams { n_clusters: 2, max_iter: p.max_iter, tol: p.tol, algorithm: p.algorithm, verbose: false }
+        .check()
+        .unwrap();
+    let c = Cancel::new();
+    let mut best: Option<kmeans::KMeansRun<F>> = None;
+    for init in inits.outer_iter() {
+        let r = kp.fit_from(xsub.view(), wsub.view(), init, &c).unwrap();
+        if best.as_ref().is_none_or(|b| r.inertia < b.inertia * (1.0 - 1e-6)) {
+            best = Some(r);
+        }
+    }
+    let b = best.unwrap();
+    let s0 = kmeans::inertia(xsub.view(), wsub.view(), b.centers.view(), &b.labels, Some(0), &c).unwrap();
+    let s1 = kmeans::inertia(xsub.view(), wsub.view(), b.centers.view(), &b.labels, Some(1), &c).unwrap();
+    (b.centers, b.labels, b.inertia, [s0, s1], b.n_iter)
+}
+
+fn zeros<F: Float>(x: &Array2<F>) -> Array1<F> {
+    Array1::zeros(x.ncols())
+}
+
+fn exact_expected(d: usize) -> bool {
+    d <= crate::kmeans::SMALL_D || two::hw_fma()
+}
+
+/// A non-trivial mean to subtract on the fly.
+fn mean_of<F: Float>(x: &Array2<F>) -> Array1<F> {
+    x.map(|v| v.as_f64()).mean_axis(Axis(0)).unwrap().map(|&v| F::from_f64(v))
+}
+
+fn check_against_reference<F: Float>(n: usize, d: usize, algorithm: Algorithm, seed: u64) {
+    let (x, w) = data::<F>(n, d, seed);
+    let mu = mean_of(&x);
+    let xc = &x - &mu;
+    // An ascending subset of the rows (every row not divisible by 5).
+    let idx: Vec<usize> = (0..n).filter(|i| i % 5 != 0).collect();
+    let ini = inits(&xc, &idx, &[(0, 7), (3, 11), (1, 2)]);
+    let p = params(algorithm, Strategy::BiggestInertia);
+    let (rc, rl, ri, rs, rn) = reference(&xc, &w, &idx, &ini, &p);
+    let mut order = idx.clone();
+    let s = split(x.view(), mu.view(), w.view(), &mut order, ini.view(), &p, &Cancel::new()).unwrap();
+    // The partition: label-0 rows first, each side ascending (stable).
+    let left: Vec<usize> = idx.iter().zip(&rl).filter(|(_, &l)| l == 0).map(|(&i, _)| i).collect();
+    let right: Vec<usize> = idx.iter().zip(&rl).filter(|(_, &l)| l == 1).map(|(&i, _)| i).collect();
+    if exact_expected(d) {
+        assert_eq!(s.centers, rc, "centres d={d} {algorithm:?}");
+        assert_eq!(s.inertia.to_bits(), ri.to_bits());
+        assert_eq!(s.scores[0].to_bits(), rs[0].to_bits());
+        assert_eq!(s.scores[1].to_bits(), rs[1].to_bits());
+        assert_eq!(s.n_iter, rn);
+        assert_eq!(s.n_left, left.len());
+        assert_eq!(&order[..s.n_left], &left[..]);
+        assert_eq!(&order[s.n_left..], &right[..]);
+    } else {
+        assert!((s.inertia - ri).abs() <= 1e-9 * ri);
+    }
+}
+
+#[test]
+fn lloyd_matches_kmeans_on_the_copied_subset_bit_for_bit() {
+    for &(d, seed) in &[(3usize, 1u64), (8, 2), (9, 3), (20, 4), (33, 5)] {
+        check_against_reference::<f64>(2003, d, Algorithm::Lloyd, seed);
+        check_against_reference::<f32>(2003, d, Algorithm::Lloyd, seed);
+    }
+    // more rows than one reduction block
+    check_against_reference::<f64>(3 * crate::kmeans::BLOCK_ROWS + 17, 12, Algorithm::Lloyd, 9);
+}
+
+#[test]
+fn elkan_runs_kmeans_elkan() {
+    check_against_reference::<f64>(1501, 5, Algorithm::Elkan, 6);
+    check_against_reference::<f32>(1501, 16, Algorithm::Elkan, 7);
+}
+
+#[test]
+fn largest_cluster_scores_are_counts() {
+    let (x, w) = data::<f64>(500, 4, 3);
+    let mut order: Vec<usize> = (0..500).collect();
+    let ini = inits(&x, &order, &[(0, 1)]);
+    let s = split(x.view(), zeros(&x).view(), w.view(), &mut order, ini.view(), &params(Algorithm::Lloyd, Strategy::LargestCluster), &Cancel::new())
+        .unwrap();
+    assert_eq!(s.scores, [s.n_left as f64, (500 - s.n_left) as f64]);
+    let mut sorted = order.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..500).collect::<Vec<_>>());
+}
+
+#[test]
+fn identical_initial_centres_relocate_as_kmeans() {
+    // Both centres equal: every row ties to centre 0, centre 1 is empty and relocated.
+    for d in [3usize, 12] {
+        let (x, w) = data::<f64>(700, d, 11);
+        let idx: Vec<usize> = (0..700).collect();
+        let ini = inits(&x, &idx, &[(5, 5)]);
+        let p = params(Algorithm::Lloyd, Strategy::BiggestInertia);
+        let (rc, rl, ri, _, rn) = reference(&x, &w, &idx, &ini, &p);
+        let mut order = idx.clone();
+        let s = split(x.view(), zeros(&x).view(), w.view(), &mut order, ini.view(), &p, &Cancel::new()).unwrap();
+        if exact_expected(d) {
+            assert_eq!(s.centers, rc);
+            assert_eq!(s.inertia, ri);
+            assert_eq!(s.n_iter, rn);
+            assert_eq!(s.n_left, rl.iter().filter(|&&l| l == 0).count());
+        }
+    }
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let (x, w) = data::<f64>(3 * crate::kmeans::BLOCK_ROWS + 5, 10, 13);
+    let idx: Vec<usize> = (0..x.nrows()).filter(|i| i % 3 != 1).collect();
+    let ini = inits(&x, &idx, &[(0, 9), (2, 4)]);
+    let p = params(Algorithm::Lloyd, Strategy::BiggestInertia);
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut order = idx.clone();
+        let s = pool.install(|| split(x.view(), zeros(&x).view(), w.view(), &mut order, ini.view(), &p, &Cancel::new()).unwrap());
+        (s.centers, s.scores.map(f64::to_bits), s.inertia.to_bits(), order)
+    };
+    assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let (x, w) = data::<f64>(50, 3, 1);
+    let ini = inits(&x, &(0..50).collect::<Vec<_>>(), &[(0, 1)]);
+    let p = params(Algorithm::Lloyd, Strategy::BiggestInertia);
+    let c = Cancel::new();
+    let mut bad = vec![0usize, 1, 50];
+    assert!(split(x.view(), zeros(&x).view(), w.view(), &mut bad, ini.view(), &p, &c).is_err());
+    let mut one = vec![3usize];
+    assert!(split(x.view(), zeros(&x).view(), w.view(), &mut one, ini.view(), &p, &c).is_err());
+    let mut ok: Vec<usize> = (0..50).collect();
+    let wrong = ini.select(Axis(2), &[0, 1]);
+    assert!(split(x.view(), zeros(&x).view(), w.view(), &mut ok, wrong.view(), &p, &c).is_err());
+    assert!(split(x.view(), zeros(&x).view(), w.slice(ndarray::s![..49]), &mut ok, ini.view(), &p, &c).is_err());
+    let p0 = SplitParams { max_iter: 0, ..p };
+    assert!(split(x.view(), zeros(&x).view(), w.view(), &mut ok, ini.view(), &p0, &c).is_err());
+    let short_mean = Array1::<f64>::zeros(2);
+    assert!(split(x.view(), short_mean.view(), w.view(), &mut ok, ini.view(), &p, &c).is_err());
+    let empty = Array3::<f64>::zeros((0, 2, 3));
+    assert!(split(x.view(), zeros(&x).view(), w.view(), &mut ok, empty.view(), &p, &c).is_err());
+}

@@ -1,0 +1,482 @@
+//! The 2-means passes of a bisection: rows gathered through an index array (the cluster's
+//! rows, ascending), scores with the K-means assignment arithmetic, fixed-order block
+//! reductions.
+//!
+//! ## Label decision (the same arithmetic as `kmeans::lloyd_pass`)
+//! For `d > SMALL_D` the score of centre `j` is `fma(-2, dot_j, ||c_j||²)` where `dot_j` is a
+//! sequential fused-multiply-add chain `fma(x_f, c_jf, acc)` over the features starting from
+//! 0 — what the K-means AVX2 kernel and OpenBLAS's dgemm micro-kernel (scikit-learn's
+//! `-2 X Cᵀ + ||c||²` GEMM, `beta = 1`) compute per entry. For `d <= SMALL_D` it is
+//! `-2 · dot + ||c||²` with a plain multiply-add loop, as the K-means direct loop. The label
+//! is 1 iff `score_1 < score_0` (ties to centre 0). Norms are sequential sums of squares in
+//! the input dtype (`kmeans::row_sq_norms`).
+//!
+//! ## Reductions
+//! Rows are processed in blocks of [`BLOCK_ROWS`] positions of the cluster (a constant);
+//! each block accumulates in row order from zero, blocks are merged in block order, so the
+//! result is bit-identical for any number of threads and equal to what the K-means kernels
+//! give on the copied subset `X[indices]`.
+
+#![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
+
+use crate::kmeans::{sq_dist_unrolled, BLOCK_ROWS, SMALL_D};
+use rayon::prelude::*;
+use rml_core::Float;
+
+/// Two centres prepared for the score: interleaved `c0[f], c1[f]` and their squared norms.
+pub(crate) struct Pair<F> {
+    /// Subtracted from every row before use (scikit-learn centres X by its mean first; the
+    /// subtraction is done on the fly, in the input dtype, so the values are the same).
+    mu: Vec<F>,
+    inter: Vec<F>,
+    c0: Vec<F>,
+    c1: Vec<F>,
+    n0: F,
+    n1: F,
+    d: usize,
+    use_fma: bool,
+    hw_fma: bool,
+}
+
+/// Whether the CPU has hardware FMA (then the FMA chain runs in a function compiled for it).
+pub(crate) fn hw_fma() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+impl<F: Float> Pair<F> {
+    /// `centers` is `(2, d)` row-major.
+    pub(crate) fn new(centers: &[F], mu: &[F], d: usize, hw: bool) -> Self {
+        let c0 = centers[..d].to_vec();
+        let c1 = centers[d..2 * d].to_vec();
+        let norm = |c: &[F]| c.iter().fold(F::zero(), |s, &v| s + v * v);
+        let mut inter = Vec::with_capacity(2 * d);
+        for f in 0..d {
+            inter.push(c0[f]);
+            inter.push(c1[f]);
+        }
+        let (n0, n1) = (norm(&c0), norm(&c1));
+        Self { mu: mu[..d].to_vec(), inter, c0, c1, n0, n1, d, use_fma: d > SMALL_D, hw_fma: hw }
+    }
+
+    /// Label of one row (scalar; the reference the 4-row kernels agree with bit for bit).
+    #[inline(always)]
+    fn label1(&self, x: &[F]) -> u8 {
+        let m2 = F::from_f64(-2.0);
+        if self.use_fma {
+            let (mut a0, mut a1) = (F::zero(), F::zero());
+            for f in 0..self.d {
+                let v = x[f] - self.mu[f];
+                a0 = v.mul_add(self.inter[2 * f], a0);
+                a1 = v.mul_add(self.inter[2 * f + 1], a1);
+            }
+            let s0 = m2.mul_add(a0, self.n0);
+            let s1 = m2.mul_add(a1, self.n1);
+            (s1 < s0) as u8
+        } else {
+            let (mut a0, mut a1) = (F::zero(), F::zero());
+            for f in 0..self.d {
+                let v = x[f] - self.mu[f];
+                a0 = a0 + v * self.c0[f];
+                a1 = a1 + v * self.c1[f];
+            }
+            let s0 = m2 * a0 + self.n0;
+            let s1 = m2 * a1 + self.n1;
+            (s1 < s0) as u8
+        }
+    }
+
+    /// Labels of four rows with the FMA chain, interleaved for instruction-level parallelism
+    /// (eight independent chains). Same per-row arithmetic as [`Pair::label1`].
+    #[inline(always)]
+    fn label4_fma(&self, r: [&[F]; 4]) -> [u8; 4] {
+        let m2 = F::from_f64(-2.0);
+        let z = F::zero();
+        let (mut a00, mut a01, mut a10, mut a11) = (z, z, z, z);
+        let (mut a20, mut a21, mut a30, mut a31) = (z, z, z, z);
+        let d = self.d;
+        let (x0, x1, x2, x3) = (&r[0][..d], &r[1][..d], &r[2][..d], &r[3][..d]);
+        let cc = &self.inter[..2 * d];
+        let mu = &self.mu[..d];
+        for f in 0..d {
+            let (c0, c1, m) = (cc[2 * f], cc[2 * f + 1], mu[f]);
+            let (v0, v1, v2, v3) = (x0[f] - m, x1[f] - m, x2[f] - m, x3[f] - m);
+            a00 = v0.mul_add(c0, a00);
+            a01 = v0.mul_add(c1, a01);
+            a10 = v1.mul_add(c0, a10);
+            a11 = v1.mul_add(c1, a11);
+            a20 = v2.mul_add(c0, a20);
+            a21 = v2.mul_add(c1, a21);
+            a30 = v3.mul_add(c0, a30);
+            a31 = v3.mul_add(c1, a31);
+        }
+        let lab = |a: F, b: F| (m2.mul_add(b, self.n1) < m2.mul_add(a, self.n0)) as u8;
+        [lab(a00, a01), lab(a10, a11), lab(a20, a21), lab(a30, a31)]
+    }
+}
+
+/// `&Pair<F>` as `&Pair<f64>` when `F` is `f64`.
+fn cast_pair<F: 'static>(p: &Pair<F>) -> Option<&Pair<f64>> {
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<f64>() {
+        // SAFETY: F is f64.
+        Some(unsafe { &*(p as *const Pair<F> as *const Pair<f64>) })
+    } else {
+        None
+    }
+}
+
+/// Partial results of one block of an iteration pass.
+pub(crate) struct IterBlock {
+    /// `Σ w x` of the rows labelled 0 then 1 (`2 d` values).
+    pub sums: Vec<f64>,
+    pub weights: [f64; 2],
+    /// Rows whose label changed.
+    pub changed: usize,
+}
+
+/// Partial results of one block of the final pass.
+pub(crate) struct FinalBlock {
+    pub inertia: f64,
+    pub per_label: [f64; 2],
+    pub counts: [usize; 2],
+}
+
+/// Rows ahead of the current one whose cache lines are requested (the rows of a leaf are
+/// ascending but not adjacent, so the hardware prefetcher does not see them coming).
+const PREFETCH: usize = 16;
+
+#[inline(always)]
+fn prefetch_row<F>(xs: &[F], d: usize, i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = d * std::mem::size_of::<F>();
+        let p = xs[i * d..].as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: prefetch never faults; the address is inside (or one line past) the row.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (xs, d, i);
+}
+
+/// View `&[F]` as `&[T]` when `F` is `T`.
+fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
+    if std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>() {
+        // SAFETY: F and T are the same type.
+        Some(unsafe { std::slice::from_raw_parts(s.as_ptr() as *const T, s.len()) })
+    } else {
+        None
+    }
+}
+
+/// float64 with AVX2+FMA: eight rows per step, lanes = rows. Each 4×4 block of (rows ×
+/// features) is loaded, centred, transposed, and fed to one FMA chain per (row group,
+/// centre): lane `r` of a chain computes `fma(v_f, c_f, acc)` for f = 0, 1, … in order, the
+/// exact arithmetic of [`Pair::label1`].
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn labels_f64_avx2(xs: &[f64], d: usize, idx: &[usize], pair: &Pair<f64>, out: &mut [u8]) -> usize {
+    use std::arch::x86_64::*;
+    let n = idx.len();
+    let (mu, c0, c1) = (pair.mu.as_ptr(), pair.c0.as_ptr(), pair.c1.as_ptr());
+    let m2 = _mm256_set1_pd(-2.0);
+    let (n0, n1) = (_mm256_set1_pd(pair.n0), _mm256_set1_pd(pair.n1));
+    let full = d / 4 * 4;
+    let mut r = 0;
+    while r + 8 <= n {
+        if r + 8 + PREFETCH <= n {
+            for q in 0..8 {
+                prefetch_row(xs, d, idx[r + PREFETCH + q]);
+            }
+        }
+        let mut p = [std::ptr::null::<f64>(); 8];
+        for q in 0..8 {
+            let i = idx[r + q];
+            assert!(i * d + d <= xs.len());
+            p[q] = xs.as_ptr().add(i * d);
+        }
+        let (mut a0, mut a1, mut b0, mut b1) =
+            (_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
+        let mut f = 0;
+        while f < full {
+            let m = _mm256_loadu_pd(mu.add(f));
+            // group A: rows 0..4
+            let r0 = _mm256_sub_pd(_mm256_loadu_pd(p[0].add(f)), m);
+            let r1 = _mm256_sub_pd(_mm256_loadu_pd(p[1].add(f)), m);
+            let r2 = _mm256_sub_pd(_mm256_loadu_pd(p[2].add(f)), m);
+            let r3 = _mm256_sub_pd(_mm256_loadu_pd(p[3].add(f)), m);
+            let t0 = _mm256_unpacklo_pd(r0, r1);
+            let t1 = _mm256_unpackhi_pd(r0, r1);
+            let t2 = _mm256_unpacklo_pd(r2, r3);
+            let t3 = _mm256_unpackhi_pd(r2, r3);
+            let va = [
+                _mm256_permute2f128_pd(t0, t2, 0x20),
+                _mm256_permute2f128_pd(t1, t3, 0x20),
+                _mm256_permute2f128_pd(t0, t2, 0x31),
+                _mm256_permute2f128_pd(t1, t3, 0x31),
+            ];
+            // group B: rows 4..8
+            let r0 = _mm256_sub_pd(_mm256_loadu_pd(p[4].add(f)), m);
+            let r1 = _mm256_sub_pd(_mm256_loadu_pd(p[5].add(f)), m);
+            let r2 = _mm256_sub_pd(_mm256_loadu_pd(p[6].add(f)), m);
+            let r3 = _mm256_sub_pd(_mm256_loadu_pd(p[7].add(f)), m);
+            let t0 = _mm256_unpacklo_pd(r0, r1);
+            let t1 = _mm256_unpackhi_pd(r0, r1);
+            let t2 = _mm256_unpacklo_pd(r2, r3);
+            let t3 = _mm256_unpackhi_pd(r2, r3);
+            let vb = [
+                _mm256_permute2f128_pd(t0, t2, 0x20),
+                _mm256_permute2f128_pd(t1, t3, 0x20),
+                _mm256_permute2f128_pd(t0, t2, 0x31),
+                _mm256_permute2f128_pd(t1, t3, 0x31),
+            ];
+            for k in 0..4 {
+                let cc0 = _mm256_broadcast_sd(&*c0.add(f + k));
+                let cc1 = _mm256_broadcast_sd(&*c1.add(f + k));
+                a0 = _mm256_fmadd_pd(va[k], cc0, a0);
+                a1 = _mm256_fmadd_pd(va[k], cc1, a1);
+                b0 = _mm256_fmadd_pd(vb[k], cc0, b0);
+                b1 = _mm256_fmadd_pd(vb[k], cc1, b1);
+            }
+            f += 4;
+        }
+        while f < d {
+            let m = *mu.add(f);
+            let va = _mm256_set_pd(*p[3].add(f) - m, *p[2].add(f) - m, *p[1].add(f) - m, *p[0].add(f) - m);
+            let vb = _mm256_set_pd(*p[7].add(f) - m, *p[6].add(f) - m, *p[5].add(f) - m, *p[4].add(f) - m);
+            let cc0 = _mm256_set1_pd(*c0.add(f));
+            let cc1 = _mm256_set1_pd(*c1.add(f));
+            a0 = _mm256_fmadd_pd(va, cc0, a0);
+            a1 = _mm256_fmadd_pd(va, cc1, a1);
+            b0 = _mm256_fmadd_pd(vb, cc0, b0);
+            b1 = _mm256_fmadd_pd(vb, cc1, b1);
+            f += 1;
+        }
+        let la = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_fmadd_pd(m2, a1, n1), _mm256_fmadd_pd(m2, a0, n0)));
+        let lb = _mm256_movemask_pd(_mm256_cmp_pd::<_CMP_LT_OQ>(_mm256_fmadd_pd(m2, b1, n1), _mm256_fmadd_pd(m2, b0, n0)));
+        for q in 0..4 {
+            out[r + q] = ((la >> q) & 1) as u8;
+            out[r + 4 + q] = ((lb >> q) & 1) as u8;
+        }
+        r += 8;
+    }
+    r
+}
+
+#[inline(always)]
+fn labels_of<F: Float>(xs: &[F], d: usize, idx: &[usize], pair: &Pair<F>, out: &mut [u8]) {
+    let row = |i: usize| &xs[i * d..(i + 1) * d];
+    let mut r = 0;
+    #[cfg(target_arch = "x86_64")]
+    if pair.use_fma && pair.hw_fma {
+        if let (Some(x64), Some(p64)) = (cast_slice::<F, f64>(xs), cast_pair(pair)) {
+            // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
+            r = unsafe { labels_f64_avx2(x64, d, idx, p64, out) };
+        }
+    }
+    if pair.use_fma {
+        while r + 4 <= idx.len() {
+            if r + PREFETCH + 4 <= idx.len() {
+                for q in 0..4 {
+                    prefetch_row(xs, d, idx[r + PREFETCH + q]);
+                }
+            }
+            let l = pair.label4_fma([row(idx[r]), row(idx[r + 1]), row(idx[r + 2]), row(idx[r + 3])]);
+            out[r..r + 4].copy_from_slice(&l);
+            r += 4;
+        }
+    }
+    while r < idx.len() {
+        out[r] = pair.label1(row(idx[r]));
+        r += 1;
+    }
+}
+
+/// Label and accumulate one block: `labels` holds the previous labels on entry (anything
+/// not 0/1 counts as changed), the new ones on exit.
+#[inline(always)]
+fn iter_block_impl<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    labels: &mut [u8],
+) -> IterBlock {
+    let mut out = IterBlock { sums: vec![0.0; 2 * d], weights: [0.0; 2], changed: 0 };
+    let mut new = [0u8; 64];
+    for (ic, lc) in idx.chunks(64).zip(labels.chunks_mut(64)) {
+        let m = ic.len();
+        labels_of(xs, d, ic, pair, &mut new[..m]);
+        for t in 0..m {
+            let i = ic[t];
+            let l = new[t];
+            out.changed += (l != lc[t]) as usize;
+            lc[t] = l;
+            let w = sw[i];
+            let s = &mut out.sums[l as usize * d..(l as usize + 1) * d];
+            for ((acc, &v), &m) in s.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
+                *acc += ((v - m) * w).as_f64();
+            }
+            out.weights[l as usize] += w.as_f64();
+        }
+    }
+    out
+}
+
+#[inline(always)]
+fn final_block_impl<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    centers: &[F],
+    labels: &mut [u8],
+    relabel: bool,
+) -> FinalBlock {
+    if relabel {
+        for (ic, lc) in idx.chunks(64).zip(labels.chunks_mut(64)) {
+            labels_of(xs, d, ic, pair, lc);
+        }
+    }
+    let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
+    let mut row = vec![F::zero(); d];
+    for (&i, &l) in idx.iter().zip(labels.iter()) {
+        let l = l as usize;
+        for ((r, &v), &m) in row.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
+            *r = v - m;
+        }
+        let dist = sq_dist_unrolled(&row, &centers[l * d..(l + 1) * d]);
+        let v = (dist * sw[i]).as_f64();
+        out.inertia += v;
+        out.per_label[l] += v;
+        out.counts[l] += 1;
+    }
+    out
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn iter_block_fma<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    labels: &mut [u8],
+) -> IterBlock {
+    iter_block_impl(xs, d, sw, idx, pair, labels)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn final_block_fma<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    centers: &[F],
+    labels: &mut [u8],
+    relabel: bool,
+) -> FinalBlock {
+    final_block_impl(xs, d, sw, idx, pair, centers, labels, relabel)
+}
+
+fn iter_block<F: Float>(xs: &[F], d: usize, sw: &[F], idx: &[usize], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
+    #[cfg(target_arch = "x86_64")]
+    if pair.hw_fma {
+        // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
+        return unsafe { iter_block_fma(xs, d, sw, idx, pair, labels) };
+    }
+    iter_block_impl(xs, d, sw, idx, pair, labels)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn final_block<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    centers: &[F],
+    labels: &mut [u8],
+    relabel: bool,
+) -> FinalBlock {
+    #[cfg(target_arch = "x86_64")]
+    if pair.hw_fma {
+        // SAFETY: as above.
+        return unsafe { final_block_fma(xs, d, sw, idx, pair, centers, labels, relabel) };
+    }
+    final_block_impl(xs, d, sw, idx, pair, centers, labels, relabel)
+}
+
+/// One Lloyd E-step over the cluster's rows with the per-centre sums of the M-step:
+/// `(Σ w x per centre (2 d), Σ w per centre, rows whose label changed)`.
+pub(crate) fn iterate<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    labels: &mut [u8],
+) -> (Vec<f64>, [f64; 2], usize) {
+    let blocks: Vec<IterBlock> = idx
+        .par_chunks(BLOCK_ROWS)
+        .zip(labels.par_chunks_mut(BLOCK_ROWS))
+        .map(|(ic, lc)| iter_block(xs, d, sw, ic, pair, lc))
+        .collect();
+    let mut sums = vec![0.0f64; 2 * d];
+    let mut weights = [0.0f64; 2];
+    let mut changed = 0;
+    for b in &blocks {
+        for (a, &v) in sums.iter_mut().zip(&b.sums) {
+            *a += v;
+        }
+        weights[0] += b.weights[0];
+        weights[1] += b.weights[1];
+        changed += b.changed;
+    }
+    (sums, weights, changed)
+}
+
+/// Final pass: optionally relabel with `centers`, then the inertia (all rows, and per label)
+/// and the label counts, each merged in block order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finalize<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    idx: &[usize],
+    pair: &Pair<F>,
+    centers: &[F],
+    labels: &mut [u8],
+    relabel: bool,
+) -> FinalBlock {
+    let blocks: Vec<FinalBlock> = idx
+        .par_chunks(BLOCK_ROWS)
+        .zip(labels.par_chunks_mut(BLOCK_ROWS))
+        .map(|(ic, lc)| final_block(xs, d, sw, ic, pair, centers, lc, relabel))
+        .collect();
+    let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
+    for b in &blocks {
+        out.inertia += b.inertia;
+        out.per_label[0] += b.per_label[0];
+        out.per_label[1] += b.per_label[1];
+        out.counts[0] += b.counts[0];
+        out.counts[1] += b.counts[1];
+    }
+    out
+}

@@ -1,0 +1,132 @@
+"""BisectingKMeans: the in-place bisection engine (rows read through a permutation, no copy
+per split) against scikit-learn on data that takes the fused FMA path (d > 8), several seeds,
+both strategies, float32/float64, thread-count invariance and input immutability."""
+
+import io
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+from sklearn import cluster as skc
+from sklearn.datasets import load_digits, load_wine, make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from rml.cluster import BisectingKMeans
+
+
+def _blobs(n=6000, d=32, k=12, seed=0):
+    X, _ = make_blobs(n, n_features=d, centers=k, cluster_std=2.5, random_state=seed)
+    return X
+
+
+def _rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+@pytest.mark.parametrize("strategy", ["biggest_inertia", "largest_cluster"])
+@pytest.mark.parametrize(
+    "name", ["blobs32", "digits", "wine", "blobs12_weighted"]
+)
+def test_matches_sklearn_on_wide_data(strategy, name):
+    sw = None
+    if name == "blobs32":
+        X = _blobs()
+    elif name == "digits":
+        X = load_digits().data
+    elif name == "wine":
+        X = load_wine().data
+    else:
+        X = _blobs(n=5000, d=12, k=7, seed=3)
+        sw = np.random.RandomState(0).uniform(0.2, 3.0, X.shape[0])
+    for seed in range(2):
+        kw = dict(n_clusters=9, random_state=seed, bisecting_strategy=strategy)
+        a = skc.BisectingKMeans(**kw).fit(X, sample_weight=sw)
+        b = BisectingKMeans(**kw).fit(X, sample_weight=sw)
+        np.testing.assert_array_equal(b.labels_, a.labels_)
+        np.testing.assert_allclose(b.cluster_centers_, a.cluster_centers_, rtol=1e-10, atol=1e-10)
+        assert _rel(b.inertia_, a.inertia_) <= 1e-10
+        np.testing.assert_array_equal(b.predict(X[::5]), a.predict(X[::5]))
+
+
+@pytest.mark.parametrize("init", ["k-means++", "random"])
+def test_n_init_and_init_kinds(init):
+    X = _blobs(n=3000, d=16, k=6, seed=5)
+    for seed in range(2):
+        kw = dict(n_clusters=5, random_state=seed, init=init, n_init=3)
+        a = skc.BisectingKMeans(**kw).fit(X)
+        b = BisectingKMeans(**kw).fit(X)
+        np.testing.assert_array_equal(b.labels_, a.labels_)
+        np.testing.assert_allclose(b.cluster_centers_, a.cluster_centers_, rtol=1e-10, atol=1e-10)
+
+
+def test_callable_init_gets_the_centred_rows_of_the_leaf():
+    X = _blobs(n=2000, d=10, k=4, seed=2)
+    seen = []
+
+    def init(Xleaf, k, random_state):
+        seen.append(Xleaf.shape[0])
+        return Xleaf[[0, -1]]
+
+    a = skc.BisectingKMeans(4, init=init, random_state=0).fit(X)
+    sizes_sk = list(seen)
+    seen.clear()
+    b = BisectingKMeans(4, init=init, random_state=0).fit(X)
+    assert seen == sizes_sk
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+
+
+def test_float32_quality_on_wide_data():
+    X = _blobs(n=4000, d=24, k=6, seed=1).astype(np.float32)
+    a = skc.BisectingKMeans(6, random_state=0).fit(X)
+    b = BisectingKMeans(6, random_state=0).fit(X)
+    assert b.cluster_centers_.dtype == np.float32
+    assert adjusted_rand_score(a.labels_, b.labels_) > 0.99
+    assert _rel(b.inertia_, a.inertia_) < 1e-4
+
+
+def test_same_result_for_one_and_two_threads(monkeypatch):
+    X = _blobs(n=9000, d=20, k=10, seed=4)  # more rows than one reduction block
+    out = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("RML_NUM_THREADS", threads)
+        e = BisectingKMeans(8, random_state=0).fit(X)
+        out.append((e.labels_, e.cluster_centers_, e.inertia_))
+    np.testing.assert_array_equal(out[0][0], out[1][0])
+    np.testing.assert_array_equal(out[0][1], out[1][1])
+    assert out[0][2] == out[1][2]
+
+
+@pytest.mark.parametrize("copy_x", [True, False])
+def test_input_is_never_modified(copy_x):
+    X = _blobs(n=1500, d=12, k=5, seed=6)
+    X0 = X.copy()
+    BisectingKMeans(5, random_state=0, copy_x=copy_x).fit(X)
+    np.testing.assert_array_equal(X, X0)
+    Xro = X.copy()
+    Xro.flags.writeable = False
+    e = BisectingKMeans(5, random_state=0).fit(Xro)
+    assert e.labels_.shape == (1500,)
+
+
+def test_non_contiguous_input_and_one_cluster():
+    X = np.asfortranarray(_blobs(n=1200, d=9, k=3, seed=7))
+    a = skc.BisectingKMeans(3, random_state=1).fit(X)
+    b = BisectingKMeans(3, random_state=1).fit(X)
+    np.testing.assert_array_equal(b.labels_, a.labels_)
+    a1 = skc.BisectingKMeans(1, random_state=1).fit(X)
+    b1 = BisectingKMeans(1, random_state=1).fit(X)
+    np.testing.assert_allclose(b1.cluster_centers_, a1.cluster_centers_, rtol=1e-12)
+    assert (b1.labels_ == 0).all()
+
+
+def test_verbose_and_elkan_paths_match_sklearn():
+    X = _blobs(n=1500, d=10, k=4, seed=8)
+    for kw in (dict(algorithm="elkan"), dict(verbose=1)):
+        with redirect_stdout(io.StringIO()):
+            a = skc.BisectingKMeans(4, random_state=0, **kw).fit(X)
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            b = BisectingKMeans(4, random_state=0, **kw).fit(X)
+        np.testing.assert_array_equal(b.labels_, a.labels_)
+        if "verbose" in kw:
+            assert "Converged at iteration" in buf.getvalue()
