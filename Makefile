@@ -14,12 +14,14 @@ MATURIN := $(VENV)/bin/maturin
 
 # A project-local virtual environment with the runtime, test and benchmark dependencies.
 # scikit-learn is pinned to the minor version the parity tests specify (its behaviour is the
-# spec); the package itself requires scikit-learn>=1.6 (pyproject.toml).
+# spec); the package itself requires scikit-learn>=1.6 (pyproject.toml). fastcluster is only
+# the agglomerative benchmark's second peer (the issue compares linkage against it).
 $(VENV)/.installed: pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "maturin>=1.8,<2" "numpy>=1.26" "scipy>=1.11" "scikit-learn==1.9.*" \
-		"pytest>=8" "pandas>=2" "threadpoolctl>=3" "tqdm>=4.66" "matplotlib>=3.8"
+		"pytest>=8" "pandas>=2" "threadpoolctl>=3" "tqdm>=4.66" "matplotlib>=3.8" \
+		"fastcluster>=1.2"
 	touch $@
 
 setup: $(VENV)/.installed
