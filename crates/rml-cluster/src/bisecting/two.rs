@@ -179,6 +179,36 @@ fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
     }
 }
 
+/// Loads features `f..f+4` of four rows, subtracts the mean `m` and transposes the 4×4 block:
+/// element `k` of the result holds feature `f + k` of the four rows, row `r` in lane `r`.
+///
+/// # Safety
+/// AVX2 must be available and every `rows[r].add(f + 3)` must be in bounds.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn centred_4x4_transposed(
+    rows: [*const f64; 4],
+    f: usize,
+    m: std::arch::x86_64::__m256d,
+) -> [std::arch::x86_64::__m256d; 4] {
+    use std::arch::x86_64::*;
+    let r0 = _mm256_sub_pd(_mm256_loadu_pd(rows[0].add(f)), m);
+    let r1 = _mm256_sub_pd(_mm256_loadu_pd(rows[1].add(f)), m);
+    let r2 = _mm256_sub_pd(_mm256_loadu_pd(rows[2].add(f)), m);
+    let r3 = _mm256_sub_pd(_mm256_loadu_pd(rows[3].add(f)), m);
+    let t0 = _mm256_unpacklo_pd(r0, r1);
+    let t1 = _mm256_unpackhi_pd(r0, r1);
+    let t2 = _mm256_unpacklo_pd(r2, r3);
+    let t3 = _mm256_unpackhi_pd(r2, r3);
+    [
+        _mm256_permute2f128_pd(t0, t2, 0x20),
+        _mm256_permute2f128_pd(t1, t3, 0x20),
+        _mm256_permute2f128_pd(t0, t2, 0x31),
+        _mm256_permute2f128_pd(t1, t3, 0x31),
+    ]
+}
+
 /// float64 with AVX2+FMA: eight rows per step, lanes = rows. Each 4×4 block of (rows ×
 /// features) is loaded, centred, transposed, and fed to one FMA chain per (row group,
 /// centre): lane `r` of a chain computes `fma(v_f, c_f, acc)` for f = 0, 1, … in order, the
@@ -210,36 +240,9 @@ unsafe fn labels_f64_avx2(xs: &[f64], d: usize, idx: &[usize], pair: &Pair<f64>,
         let mut f = 0;
         while f < full {
             let m = _mm256_loadu_pd(mu.add(f));
-            // group A: rows 0..4
-            let r0 = _mm256_sub_pd(_mm256_loadu_pd(p[0].add(f)), m);
-            let r1 = _mm256_sub_pd(_mm256_loadu_pd(p[1].add(f)), m);
-            let r2 = _mm256_sub_pd(_mm256_loadu_pd(p[2].add(f)), m);
-            let r3 = _mm256_sub_pd(_mm256_loadu_pd(p[3].add(f)), m);
-            let t0 = _mm256_unpacklo_pd(r0, r1);
-            let t1 = _mm256_unpackhi_pd(r0, r1);
-            let t2 = _mm256_unpacklo_pd(r2, r3);
-            let t3 = _mm256_unpackhi_pd(r2, r3);
-            let va = [
-                _mm256_permute2f128_pd(t0, t2, 0x20),
-                _mm256_permute2f128_pd(t1, t3, 0x20),
-                _mm256_permute2f128_pd(t0, t2, 0x31),
-                _mm256_permute2f128_pd(t1, t3, 0x31),
-            ];
-            // group B: rows 4..8
-            let r0 = _mm256_sub_pd(_mm256_loadu_pd(p[4].add(f)), m);
-            let r1 = _mm256_sub_pd(_mm256_loadu_pd(p[5].add(f)), m);
-            let r2 = _mm256_sub_pd(_mm256_loadu_pd(p[6].add(f)), m);
-            let r3 = _mm256_sub_pd(_mm256_loadu_pd(p[7].add(f)), m);
-            let t0 = _mm256_unpacklo_pd(r0, r1);
-            let t1 = _mm256_unpackhi_pd(r0, r1);
-            let t2 = _mm256_unpacklo_pd(r2, r3);
-            let t3 = _mm256_unpackhi_pd(r2, r3);
-            let vb = [
-                _mm256_permute2f128_pd(t0, t2, 0x20),
-                _mm256_permute2f128_pd(t1, t3, 0x20),
-                _mm256_permute2f128_pd(t0, t2, 0x31),
-                _mm256_permute2f128_pd(t1, t3, 0x31),
-            ];
+            // Rows 0..4 and 4..8, each as four feature vectors with rows in the lanes.
+            let va = centred_4x4_transposed([p[0], p[1], p[2], p[3]], f, m);
+            let vb = centred_4x4_transposed([p[4], p[5], p[6], p[7]], f, m);
             for k in 0..4 {
                 let cc0 = _mm256_broadcast_sd(&*c0.add(f + k));
                 let cc1 = _mm256_broadcast_sd(&*c1.add(f + k));
