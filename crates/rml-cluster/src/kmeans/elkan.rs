@@ -6,10 +6,10 @@
 //! the bounds prune most distance computations (few, well separated clusters).
 
 use super::{
-    finish_centers, for_blocks_ordered, numpy_pairwise_sum, sq_dist_unrolled, CenterSums,
+    finish_centers, for_blocks_ordered, sq_dist_unrolled, CenterSums,
     KMeansRun, BLOCK_ROWS,
 };
-use crate::kmeans::lloyd::py_float;
+use crate::kmeans::lloyd::{converged, py_float};
 use ndarray::{Array2, ArrayView1, ArrayView2};
 use rayon::prelude::*;
 use rml_core::{ensure, ensure_param, Cancel, Float, RmlResult};
@@ -384,7 +384,6 @@ pub fn kmeans_single_elkan<F: Float>(
     let x = x.as_standard_layout();
     let xs = x.as_slice().expect("standard layout");
     let sw = sample_weight.to_vec();
-    let tol_f = F::from_f64(tol);
     let mut centers = centers_init.as_standard_layout().to_owned();
     let (mut half, mut next) = center_half_distances(centers.view());
     let mut b = Bounds { labels: vec![-1; n], upper: vec![F::zero(); n], lower };
@@ -424,23 +423,8 @@ pub fn kmeans_single_elkan<F: Float>(
             log.push(format!("Iteration {i}, inertia {}", py_float(inertia, F::DTYPE)));
         }
         centers = centers_new;
-        if b.labels == labels_old {
-            if verbose {
-                log.push(format!("Converged at iteration {i}: strict convergence."));
-            }
-            strict = true;
-            break;
-        }
-        let sq: Vec<F> = shift.iter().map(|&s| s * s).collect();
-        let tot = numpy_pairwise_sum(&sq);
-        if tot <= tol_f {
-            if verbose {
-                log.push(format!(
-                    "Converged at iteration {i}: center shift {} within tolerance {}.",
-                    py_float(tot.as_f64(), F::DTYPE),
-                    py_float(tol, F::DTYPE)
-                ));
-            }
+        if let Some(is_strict) = converged(i, &b.labels, &labels_old, &shift, tol, verbose, &mut log) {
+            strict = is_strict;
             break;
         }
         labels_old.copy_from_slice(&b.labels);

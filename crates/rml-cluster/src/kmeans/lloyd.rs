@@ -23,7 +23,6 @@ pub fn kmeans_single_lloyd<F: Float>(
     ensure_param!(max_iter >= 1, "max_iter must be >= 1, got {max_iter}");
     ensure_param!(tol >= 0.0 && tol.is_finite(), "tol must be a finite number >= 0");
     let n = x.nrows();
-    let tol_f = F::from_f64(tol);
     let mut centers = centers_init.to_owned();
     let mut labels = vec![-1i32; n];
     let mut labels_old = vec![-1i32; n];
@@ -39,23 +38,8 @@ pub fn kmeans_single_lloyd<F: Float>(
             log.push(format!("Iteration {i}, inertia {}.", py_float(inertia, F::DTYPE)));
         }
         centers = centers_new;
-        if labels == labels_old {
-            if verbose {
-                log.push(format!("Converged at iteration {i}: strict convergence."));
-            }
-            strict = true;
-            break;
-        }
-        let sq: Vec<F> = shift.iter().map(|&s| s * s).collect();
-        let tot = numpy_pairwise_sum(&sq);
-        if tot <= tol_f {
-            if verbose {
-                log.push(format!(
-                    "Converged at iteration {i}: center shift {} within tolerance {}.",
-                    py_float(tot.as_f64(), F::DTYPE),
-                    py_float(tol, F::DTYPE)
-                ));
-            }
+        if let Some(is_strict) = converged(i, &labels, &labels_old, &shift, tol, verbose, &mut log) {
+            strict = is_strict;
             break;
         }
         labels_old.copy_from_slice(&labels);
@@ -68,6 +52,40 @@ pub fn kmeans_single_lloyd<F: Float>(
         lloyd_pass(x, sample_weight, centers.view(), &mut labels, false, true, cancel)?.1
     };
     Ok(KMeansRun { centers, labels, inertia, n_iter: it + 1, log })
+}
+
+/// scikit-learn's end-of-iteration test, shared by the Lloyd and Elkan loops: stop with
+/// strict convergence when no label changed (`Some(true)`), or when `Σ_j shift_j² <= tol`
+/// with numpy's pairwise sum (`Some(false)`); `None` means iterate again. Verbose runs log
+/// scikit-learn's messages.
+pub(crate) fn converged<F: Float>(
+    i: usize,
+    labels: &[i32],
+    labels_old: &[i32],
+    shift: &[F],
+    tol: f64,
+    verbose: bool,
+    log: &mut Vec<String>,
+) -> Option<bool> {
+    if labels == labels_old {
+        if verbose {
+            log.push(format!("Converged at iteration {i}: strict convergence."));
+        }
+        return Some(true);
+    }
+    let sq: Vec<F> = shift.iter().map(|&s| s * s).collect();
+    let tot = numpy_pairwise_sum(&sq);
+    if tot <= F::from_f64(tol) {
+        if verbose {
+            log.push(format!(
+                "Converged at iteration {i}: center shift {} within tolerance {}.",
+                py_float(tot.as_f64(), F::DTYPE),
+                py_float(tol, F::DTYPE)
+            ));
+        }
+        return Some(false);
+    }
+    None
 }
 
 /// Format a float as Python's `repr` would, near enough for verbose logs.
