@@ -10,13 +10,15 @@
 //!   with one GEMM `-2 X Cᵀ + 1·D` (ndarray's `matrixmultiply` backend), then each row takes
 //!   the first minimum (strict `<`, so ties go to the smaller centre index, as scikit-learn).
 //!   On x86-64 CPUs with AVX2+FMA (detected at run time) fused micro-kernels (`fused.rs`)
-//!   compute the scores as one FMA chain per (row, centre) — 6 rows × 8/16 centres in
-//!   registers for `d > 8`, rows in SIMD lanes for `d <= 8` — and take the first minimum while
-//!   the scores are in registers/L1, so no `(rows × k)` block goes through a GEMM. Without
-//!   AVX2/FMA: the GEMM above (`d > SMALL_D`) or a direct loop (`d <= SMALL_D`).
+//!   compute the scores as one FMA chain per (row, centre) — rows in SIMD lanes, centres
+//!   broadcast, 16 (f32) / 8 (f64) rows × 4 centres in registers for `d > 8` — and keep each
+//!   row's first minimum in registers, so no `(rows × k)` block exists. Without AVX2/FMA: the
+//!   GEMM above (`d > SMALL_D`) or a direct loop (`d <= SMALL_D`).
 //! * **centre update**: weighted sums `Σ w x` and `Σ w` per centre, accumulated in the same
 //!   pass over X right after each chunk's labels (the chunk is still in cache), in `f64`
-//!   (also for float32 input; scikit-learn accumulates in the input dtype), empty clusters
+//!   (also for float32 input, where each product `x·w` is rounded to `f32` first, then added
+//!   in `f64`; scikit-learn accumulates in the input dtype; 8/4 features per AVX2 step for
+//!   `d > 8`, the same operations), empty clusters
 //!   relocated as scikit-learn's `_relocate_empty_clusters_dense`, averaged by multiplying with
 //!   `1 / Σ w` as `_average_centers` does, centre shifts with `_euclidean_dense_dense`'s
 //!   4-way unrolled summation order.
@@ -117,13 +119,85 @@ impl CenterSums {
                 #[cfg(target_arch = "x86_64")]
                 {
                     if std::is_x86_feature_detected!("avx2") {
-                        // SAFETY: AVX2 was detected at run time.
+                        if let (Some(x), Some(wf)) = (cast_slice::<F, f32>(xs), cast_slice::<F, f32>(w)) {
+                            // SAFETY: AVX2 was detected at run time.
+                            unsafe { self.accumulate_avx2_f32(x, labels, wf) };
+                            return;
+                        }
+                        if let (Some(x), Some(wf)) = (cast_slice::<F, f64>(xs), cast_slice::<F, f64>(w)) {
+                            // SAFETY: as above.
+                            unsafe { self.accumulate_avx2_f64(x, labels, wf) };
+                            return;
+                        }
+                        // SAFETY: as above.
                         unsafe { self.accumulate_avx2(xs, labels, w) };
                         return;
                     }
                 }
                 self.accumulate_any(xs, labels, w);
             }
+        }
+    }
+
+    /// [`Self::accumulate_any`] for `f32` rows, 8 features per step: the products `x * w` in
+    /// `f32`, converted to `f64` and added to the sums (the same operations as `push`).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn accumulate_avx2_f32(&mut self, xs: &[f32], labels: &[i32], w: &[f32]) {
+        use std::arch::x86_64::*;
+        let d = self.n_features;
+        let k = self.weights.len();
+        assert!(xs.len() >= labels.len() * d && w.len() >= labels.len() && self.sums.len() >= k * d);
+        let d8 = d / 8 * 8;
+        let sums = self.sums.as_mut_ptr();
+        for (i, (&l, &wi)) in labels.iter().zip(w).enumerate() {
+            let l = l as usize;
+            assert!(l < k, "label out of range");
+            let wv = _mm256_set1_ps(wi);
+            let x = xs.as_ptr().add(i * d);
+            let s = sums.add(l * d);
+            let mut f = 0;
+            while f < d8 {
+                let p = _mm256_mul_ps(_mm256_loadu_ps(x.add(f)), wv);
+                let lo = _mm256_cvtps_pd(_mm256_castps256_ps128(p));
+                let hi = _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(p));
+                _mm256_storeu_pd(s.add(f), _mm256_add_pd(_mm256_loadu_pd(s.add(f)), lo));
+                _mm256_storeu_pd(s.add(f + 4), _mm256_add_pd(_mm256_loadu_pd(s.add(f + 4)), hi));
+                f += 8;
+            }
+            if d8 < d {
+                push_tail(&mut *std::ptr::slice_from_raw_parts_mut(s.add(d8), d - d8), &xs[i * d + d8..(i + 1) * d], wi);
+            }
+            self.weights[l] += wi as f64;
+        }
+    }
+
+    /// [`Self::accumulate_avx2_f32`] for `f64` rows, 4 features per step (product, then sum).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    unsafe fn accumulate_avx2_f64(&mut self, xs: &[f64], labels: &[i32], w: &[f64]) {
+        use std::arch::x86_64::*;
+        let d = self.n_features;
+        let k = self.weights.len();
+        assert!(xs.len() >= labels.len() * d && w.len() >= labels.len() && self.sums.len() >= k * d);
+        let d4 = d / 4 * 4;
+        let sums = self.sums.as_mut_ptr();
+        for (i, (&l, &wi)) in labels.iter().zip(w).enumerate() {
+            let l = l as usize;
+            assert!(l < k, "label out of range");
+            let wv = _mm256_set1_pd(wi);
+            let x = xs.as_ptr().add(i * d);
+            let s = sums.add(l * d);
+            let mut f = 0;
+            while f < d4 {
+                let p = _mm256_mul_pd(_mm256_loadu_pd(x.add(f)), wv);
+                _mm256_storeu_pd(s.add(f), _mm256_add_pd(_mm256_loadu_pd(s.add(f)), p));
+                f += 4;
+            }
+            if d4 < d {
+                push_tail(&mut *std::ptr::slice_from_raw_parts_mut(s.add(d4), d - d4), &xs[i * d + d4..(i + 1) * d], wi);
+            }
+            self.weights[l] += wi;
         }
     }
 
@@ -166,6 +240,16 @@ impl CenterSums {
             *acc += (v * w).as_f64();
         }
         self.weights[label] += wf;
+    }
+}
+
+/// The last `d mod lanes` features of one row in [`CenterSums::accumulate_avx2_f32`] /
+/// `_f64`: `s[f] += (x[f] * w) as f64`, as `push` (kept out of line so that the vector loop
+/// stays simple).
+#[inline(never)]
+fn push_tail<F: Float>(s: &mut [f64], x: &[F], w: F) {
+    for (acc, &v) in s.iter_mut().zip(x) {
+        *acc += (v * w).as_f64();
     }
 }
 

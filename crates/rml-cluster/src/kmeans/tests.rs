@@ -275,3 +275,83 @@ fn timing() {
         go(x, init, reps, t, algo);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Lloyd pass (rows-in-lanes kernel + SIMD centre sums) against a scalar reference, bitwise.
+// ---------------------------------------------------------------------------------------------
+
+/// The documented arithmetic, one row at a time: score `fma(-2, acc, ||c||²)` with `acc` one
+/// FMA chain in feature order, first minimum under strict `<`; the sums pushed row by row into
+/// per-`BLOCK_ROWS` partial sums that are merged in block order.
+fn scalar_lloyd_pass<F: Float>(x: &Array2<F>, w: &Array1<F>, c: &Array2<F>) -> (Vec<i32>, CenterSums) {
+    let (n, d) = x.dim();
+    let k = c.nrows();
+    let norms = row_sq_norms(c.view());
+    let labels: Vec<i32> = (0..n)
+        .map(|i| {
+            let score = |j: usize| {
+                let mut acc = F::zero();
+                for f in 0..d {
+                    acc = x[[i, f]].mul_add(c[[j, f]], acc);
+                }
+                F::from_f64(-2.0).mul_add(acc, norms[j])
+            };
+            let (mut best, mut bv) = (0usize, score(0));
+            for j in 1..k {
+                let s = score(j);
+                if s < bv {
+                    best = j;
+                    bv = s;
+                }
+            }
+            best as i32
+        })
+        .collect();
+    let mut total = CenterSums::zeros(k, d).unwrap();
+    for b in 0..n.div_ceil(BLOCK_ROWS) {
+        let mut part = CenterSums::zeros(k, d).unwrap();
+        for i in b * BLOCK_ROWS..((b + 1) * BLOCK_ROWS).min(n) {
+            part.push(labels[i] as usize, x.row(i).as_slice().unwrap(), w[i]);
+        }
+        total.add(&part);
+    }
+    (labels, total)
+}
+
+fn check_lloyd_pass_bitwise<F: Float>(n: usize, d: usize, k: usize, seed: u64) {
+    // Small integers: many exact score ties; every fourth centre repeats an earlier one.
+    let x = data(n, d, seed).mapv(|v| F::from_f64((v * 2.0).floor() - 3.0));
+    let mut c = data(k, d, seed + 7).mapv(|v| F::from_f64((v * 2.0).floor() - 3.0));
+    for j in (3..k).step_by(4) {
+        let prev = c.row(j - 3).to_owned();
+        c.row_mut(j).assign(&prev);
+    }
+    let w = Array1::from_shape_fn(n, |i| F::from_f64(0.25 + (i % 5) as f64 * 0.75));
+    let (want_labels, want) = scalar_lloyd_pass(&x, &w, &c);
+    for t in [1, 2] {
+        let mut labels = vec![-1i32; n];
+        let (sums, _) = threads::pool(t)
+            .unwrap()
+            .install(|| lloyd_pass(x.view(), w.view(), c.view(), &mut labels, true, false, &Cancel::new()))
+            .unwrap();
+        let sums = sums.unwrap();
+        let what = format!("{} n={n} d={d} k={k} threads={t}", F::DTYPE);
+        assert_eq!(labels, want_labels, "{what}");
+        let bits = |v: &[f64]| v.iter().map(|a| a.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&sums.sums), bits(&want.sums), "{what}");
+        assert_eq!(bits(&sums.weights), bits(&want.weights), "{what}");
+    }
+}
+
+#[test]
+fn lloyd_pass_labels_and_sums_are_bitwise_the_scalar_ones() {
+    let n = 2 * BLOCK_ROWS + 123; // not a multiple of the kernels' row steps
+    for (d, k) in [(9, 5), (13, 17), (32, 64), (33, 16), (70, 3)] {
+        check_lloyd_pass_bitwise::<f32>(n, d, k, d as u64);
+        check_lloyd_pass_bitwise::<f64>(n, d, k, d as u64);
+    }
+    for (d, k) in [(2, 7), (8, 9)] {
+        check_lloyd_pass_bitwise::<f32>(1001, d, k, 3);
+        check_lloyd_pass_bitwise::<f64>(1001, d, k, 3);
+    }
+}
