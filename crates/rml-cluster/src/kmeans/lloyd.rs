@@ -42,10 +42,12 @@ pub fn kmeans_single_lloyd<F: Float>(
             strict = is_strict;
             break;
         }
-        labels_old.copy_from_slice(&labels);
+        // The next pass overwrites every label, so the buffers swap instead of copying n labels.
+        std::mem::swap(&mut labels, &mut labels_old);
     }
     // Without strict convergence the final E-step and the inertia share one pass over X
-    // (the same per-block, fixed-order sums as `inertia`, so the same value).
+    // (the same per-block, fixed-order sums as `inertia`, so the same value); it rewrites every
+    // label (after `max_iter` iterations `labels` holds the previous iteration's labels).
     let inertia = if strict {
         super::inertia(x, sample_weight, centers.view(), &labels, None, cancel)?
     } else {
