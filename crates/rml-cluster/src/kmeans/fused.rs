@@ -51,7 +51,7 @@ const STACK_D: usize = 64;
 
 macro_rules! impl_kernel {
     ($modname:ident, $t:ty, $lanes:expr, $vec:ty, $set1:ident, $loadu:ident, $fmadd:ident,
-     $mul:ident, $setzero:ident, $cmp:ident, $blendv:ident, $cvt:ident, $istore:ident,
+     $mul:ident, $setzero:ident, $min:ident, $cmp:ident, $blendv:ident, $cvt:ident, $istore:ident,
      $itype:ty, $tile:ident) => {
         pub(crate) mod $modname {
             use super::{MaybeUninit, Packed, SMALL_KERNEL_D, STACK_D};
@@ -218,11 +218,14 @@ macro_rules! impl_kernel {
                                     v0 = s0;
                                     v1 = s1;
                                 } else {
+                                    // `min(s, v)` is `s < v ? s : v` (`v` on NaN or equal
+                                    // values): the same bits as blending on the mask `lt`,
+                                    // without waiting for the compare.
                                     let jv: $vec = $set1(*ip.add($j));
                                     let lt0 = $cmp::<_CMP_LT_OQ>(s0, v0);
                                     let lt1 = $cmp::<_CMP_LT_OQ>(s1, v1);
-                                    v0 = $blendv(v0, s0, lt0);
-                                    v1 = $blendv(v1, s1, lt1);
+                                    v0 = $min(s0, v0);
+                                    v1 = $min(s1, v1);
                                     i0 = $blendv(i0, jv, lt0);
                                     i1 = $blendv(i1, jv, lt1);
                                 }
@@ -332,11 +335,11 @@ macro_rules! impl_kernel {
 
 #[cfg(target_arch = "x86_64")]
 impl_kernel!(k64, f64, 4, __m256d, _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_mul_pd,
-    _mm256_setzero_pd, _mm256_cmp_pd, _mm256_blendv_pd, _mm256_cvttpd_epi32, _mm_storeu_si128,
+    _mm256_setzero_pd, _mm256_min_pd, _mm256_cmp_pd, _mm256_blendv_pd, _mm256_cvttpd_epi32, _mm_storeu_si128,
     __m128i, transpose_4x4_pd);
 #[cfg(target_arch = "x86_64")]
 impl_kernel!(k32, f32, 8, __m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_mul_ps,
-    _mm256_setzero_ps, _mm256_cmp_ps, _mm256_blendv_ps, _mm256_cvttps_epi32, _mm256_storeu_si256,
+    _mm256_setzero_ps, _mm256_min_ps, _mm256_cmp_ps, _mm256_blendv_ps, _mm256_cvttps_epi32, _mm256_storeu_si256,
     __m256i, transpose_8x8_ps);
 
 /// Transpose an 8×8 `f32` tile: row `i` at `src + i * ld` becomes lane `i` of the rows
