@@ -37,7 +37,11 @@ use rml_core::{ensure, ensure_param, Cancel, Float, RmlResult};
 /// to `LOG_CAP · k` subtractions, at the cost of one eager pass per `LOG_CAP` iterations.
 const LOG_CAP: usize = 64;
 /// Rows whose labels are found before their per-centre sums are added (still in L1).
+/// (A power of two.)
 const SUB_ROWS: usize = 128;
+/// About how many cache lines [`elkan_block`] keeps in flight when it prefetches the lower
+/// bounds and features of the rows it will read.
+const PREFETCH_LINES: usize = 24;
 
 #[inline(always)]
 fn dist<F: Float>(a: &[F], b: &[F]) -> F {
@@ -183,6 +187,7 @@ unsafe fn init_block_avx2<F: Float>(
     init_block(xs, d, centers, ct, k, hs, labels, upper, lower)
 }
 
+
 /// Centres per lane block of [`all_dists`].
 const LANES: usize = 8;
 /// Up to this `k · d` the initial bounds use [`all_dists`].
@@ -250,19 +255,17 @@ impl<F: Float> ShiftLog<F> {
     }
 }
 
-/// Apply the log entries `log` (`m k` values, oldest first) to one sample's lower bounds,
-/// one entry at a time with scikit-learn's eager update (`l = l - s; if l < 0: l = 0`), so
-/// the result is bitwise the eagerly updated bounds.
+/// Apply one shift-log entry to one sample's lower bounds with scikit-learn's eager update
+/// (`l = l - s; if l < 0: l = 0`); applying the missing entries oldest first gives bitwise
+/// the eagerly updated bounds.
 #[inline(always)]
-fn replay<F: Float>(low: &mut [F], log: &[F], k: usize) {
-    for sh in log.chunks_exact(k) {
-        for (lj, &sj) in low.iter_mut().zip(sh) {
-            let mut l = *lj - sj;
-            if l < F::zero() {
-                l = F::zero();
-            }
-            *lj = l;
+fn replay<F: Float>(low: &mut [F], shift: &[F]) {
+    for (lj, &sj) in low.iter_mut().zip(shift) {
+        let mut l = *lj - sj;
+        if l < F::zero() {
+            l = F::zero();
         }
+        *lj = l;
     }
 }
 
@@ -301,9 +304,15 @@ type Rows<'a, F> = (&'a mut [i32], &'a mut [F], &'a mut [F], &'a mut [u32]);
 /// bound update of the previous M-step (eager for the upper bound, lazy for the lower bounds
 /// as the module documentation describes).
 ///
+/// Rows go in sub-blocks of [`SUB_ROWS`]: first the upper-bound update and the first test of
+/// every row (which rows are "near"), then the near rows only (their lower bounds brought up
+/// to date and prefetched a few rows ahead), then the per-centre sums in row order. Rows are
+/// independent in the E-step, so this order changes no value.
+///
 /// Before the exact per-centre loop, one branch-free pass over the `k` lower bounds tells
 /// whether *any* centre passes the loop's first test (`j != label && ub > low[j] &&
-/// ub > half[label, j]`) with the row's initial state; if none does, the loop would change
+/// ub > half[label, j]`; `b.hs` has an infinite diagonal for `j != label`) with the row's
+/// initial state; if none does, the loop would change
 /// nothing and is skipped. Otherwise the loop runs exactly as scikit-learn's, so labels and
 /// bounds are bit-identical.
 #[inline(always)]
@@ -316,72 +325,145 @@ fn elkan_block<F: Float>(b: &Block<'_, F>, rows: Rows<'_, F>, update: bool, with
     let mut changed = false;
     let mut inertia = 0.0f64;
     let nrows = labels.len();
+    // Rows prefetched ahead: about PREFETCH_LINES cache lines in flight.
+    let row_lines = (k + d) * std::mem::size_of::<F>() / 64 + 2;
+    let ahead = (PREFETCH_LINES / row_lines).max(1);
+    // Rows (of the current sub-block) whose first test fails: only they read their bounds.
+    let mut near = [0u32; SUB_ROWS];
     let mut s0 = 0;
     while s0 < nrows {
         let s1 = (s0 + SUB_ROWS).min(nrows);
-        for r in s0..s1 {
+        // Phase 1: the upper-bound update and the first test, in row order.
+        let lab = &labels[s0..s1];
+        let up = &mut upper[s0..s1];
+        let mut cnt = 0;
+        match pending {
+            Some(sh) => {
+                for (r, (&l, u)) in lab.iter().zip(up.iter_mut()).enumerate() {
+                    let l = l as usize;
+                    let ub = *u + sh[l];
+                    *u = ub;
+                    // `cnt <= r < SUB_ROWS`: the mask only spares a bounds check.
+                    near[cnt & (SUB_ROWS - 1)] = (s0 + r) as u32;
+                    cnt += usize::from(!(b.next[l] >= ub));
+                }
+            }
+            None => {
+                for (r, (&l, &ub)) in lab.iter().zip(up.iter()).enumerate() {
+                    near[cnt & (SUB_ROWS - 1)] = (s0 + r) as u32;
+                    cnt += usize::from(!(b.next[l as usize] >= ub));
+                }
+            }
+        }
+        if b.flush {
+            // The eager catch-up: every row, in order (a streaming pass).
+            for r in s0..s1 {
+                let low = &mut lower[r * k..(r + 1) * k];
+                for e in stamp[r] as usize..m {
+                    replay(low, &b.log[e * k..(e + 1) * k]);
+                }
+                stamp[r] = 0;
+            }
+        }
+        // Phase 2: the rows whose bounds are read, their lower bounds prefetched a few rows
+        // ahead (they are scattered, so the hardware prefetcher does not see them coming).
+        let prefetch = |lower: &[F], r: usize| {
+            prefetch_row(&lower[r * k..(r + 1) * k]);
+            prefetch_row(&xs[(b.start + r) * d..(b.start + r + 1) * d]);
+        };
+        for &r in &near[..cnt.min(ahead)] {
+            prefetch(lower, r as usize);
+        }
+        for q in 0..cnt {
+            if q + ahead < cnt {
+                prefetch(lower, near[q + ahead] as usize);
+            }
+            let r = near[q] as usize;
             let i = b.start + r;
             let x = &xs[i * d..(i + 1) * d];
+            let low = &mut lower[r * k..(r + 1) * k];
+            if !b.flush {
+                let st = stamp[r] as usize;
+                for e in st..m {
+                    replay(low, &b.log[e * k..(e + 1) * k]);
+                }
+                stamp[r] = m as u32;
+            }
             let old = labels[r] as usize;
             let mut label = old;
             let mut ub = upper[r];
-            if let Some(sh) = pending {
-                ub = ub + sh[label];
+            let hrow = &hs[label * k..(label + 1) * k];
+            let mut any = false;
+            for (&l, &hj) in low.iter().zip(hrow) {
+                any |= (ub > l) & (ub > hj);
             }
-            let far = b.next[label] >= ub;
-            if !far || b.flush {
-                let low = &mut lower[r * k..(r + 1) * k];
-                let st = stamp[r] as usize;
-                if st < m {
-                    replay(low, &b.log[st * k..], k);
-                }
-                stamp[r] = if b.flush { 0 } else { m as u32 };
-            }
-            if !far {
-                let low = &mut lower[r * k..(r + 1) * k];
-                let hrow = &hs[label * k..(label + 1) * k];
-                let mut any = false;
-                for (j, (&l, &hj)) in low.iter().zip(hrow).enumerate() {
-                    any |= (j != label) & (ub > l) & (ub > hj);
-                }
-                if any {
-                    let mut tight = false;
-                    for j in 0..k {
-                        if j != label && ub > low[j] && ub > hs[label * k + j] {
-                            if !tight {
-                                ub = dist(x, &centers[label * d..(label + 1) * d]);
-                                low[label] = ub;
-                                tight = true;
-                            }
-                            if ub > low[j] || ub > hs[label * k + j] {
-                                let dd = dist(x, &centers[j * d..(j + 1) * d]);
-                                low[j] = dd;
-                                if dd < ub {
-                                    label = j;
-                                    ub = dd;
-                                }
+            if any {
+                let mut tight = false;
+                for j in 0..k {
+                    // (`j != label` is in `hs`'s infinite diagonal.)
+                    if ub > low[j] && ub > hs[label * k + j] {
+                        if !tight {
+                            ub = dist(x, &centers[label * d..(label + 1) * d]);
+                            low[label] = ub;
+                            tight = true;
+                        }
+                        if ub > low[j] || ub > hs[label * k + j] {
+                            let dd = dist(x, &centers[j * d..(j + 1) * d]);
+                            low[j] = dd;
+                            if dd < ub {
+                                label = j;
+                                ub = dd;
                             }
                         }
                     }
-                    if label != old {
-                        labels[r] = label as i32;
-                        changed = true;
-                    }
+                }
+                upper[r] = ub;
+                if label != old {
+                    labels[r] = label as i32;
+                    changed = true;
                 }
             }
-            upper[r] = ub;
-            if with_inertia {
-                let c = &centers[label * d..(label + 1) * d];
-                inertia += (sq_dist_unrolled(x, c) * b.sw[i]).as_f64();
-            }
         }
+        // Phase 3: sums (and inertia) in row order.
+        let (i0, i1) = (b.start + s0, b.start + s1);
         if let Some(s) = sums.as_mut() {
-            let (i0, i1) = (b.start + s0, b.start + s1);
             s.accumulate(&xs[i0 * d..i1 * d], &labels[s0..s1], &b.sw[i0..i1]);
+        }
+        if with_inertia {
+            for r in s0..s1 {
+                let i = b.start + r;
+                let label = labels[r] as usize;
+                let c = &centers[label * d..(label + 1) * d];
+                inertia += (sq_dist_unrolled(&xs[i * d..(i + 1) * d], c) * b.sw[i]).as_f64();
+            }
         }
         s0 = s1;
     }
     Ok(BlockOut { sums, changed, inertia })
+}
+
+/// Ask the CPU to fetch `row` (one sample's lower bounds or features) into the cache.
+#[inline(always)]
+fn prefetch_row<F>(row: &[F]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(row);
+        let p = row.as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: a prefetch is a hint; the address is inside `row`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+        if bytes > 0 {
+            // The last byte (a row that straddles one more cache line).
+            // SAFETY: as above.
+            unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// [`elkan_block`] compiled for AVX2 (wider vectors for the bound loops; no FMA, so the
@@ -430,7 +512,14 @@ fn elkan_pass<F: Float>(
     cancel: &Cancel,
 ) -> RmlResult<PassOut> {
     let (xs, sw, d, k) = (inp.xs, inp.sw, inp.d, inp.k);
-    let hs = half.as_slice().expect("standard layout");
+    // The half distances with `+inf` on the diagonal: `ub > hs[label, j]` is then false for
+    // `j == label`, which is exactly what scikit-learn's `j != label` excludes (the diagonal
+    // is read nowhere else), so the tests need no index comparison.
+    let mut hs = half.as_slice().expect("standard layout").to_vec();
+    for j in 0..k {
+        hs[j * k + j] = F::infinity();
+    }
+    let hs = &hs[..];
     #[cfg(target_arch = "x86_64")]
     let avx2 = std::is_x86_feature_detected!("avx2");
     let mut out = PassOut { sums: if update { Some(CenterSums::zeros(k, d)?) } else { None }, changed: false, inertia: 0.0 };
@@ -955,6 +1044,69 @@ mod elkan_tests {
         }
     }
 
+    /// Timing harness, not a test: `RML_ELKAN="prefix d k iters reps f64|f32 threads"` with
+    /// `prefix_X.f64` / `prefix_C.f64` raw little-endian float64 files (X and init).
+    #[test]
+    #[ignore]
+    fn elkan_timing() {
+        let spec = std::env::var("RML_ELKAN").expect("RML_ELKAN");
+        let v: Vec<&str> = spec.split_whitespace().collect();
+        let (d, k, iters, reps): (usize, usize, usize, usize) =
+            (v[1].parse().unwrap(), v[2].parse().unwrap(), v[3].parse().unwrap(), v[4].parse().unwrap());
+        let t: usize = v[6].parse().unwrap();
+        let read = |p: String| -> Vec<f64> {
+            std::fs::read(p).unwrap().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap())).collect()
+        };
+        let xv = read(format!("{}_X.f64", v[0]));
+        let n = xv.len() / d;
+        let x = Array2::from_shape_vec((n, d), xv).unwrap();
+        let c = Array2::from_shape_vec((k, d), read(format!("{}_C.f64", v[0]))).unwrap();
+        fn go<F: Float>(x: Array2<F>, c: Array2<F>, iters: usize, reps: usize, t: usize) {
+            let w = Array1::<F>::ones(x.nrows());
+            let cancel = Cancel::new();
+            threads::pool(t).unwrap().install(|| {
+                let time = |f: &dyn Fn() -> KMeansRun<F>| {
+                    let mut best = f64::INFINITY;
+                    let mut r = None;
+                    for _ in 0..reps {
+                        let t0 = std::time::Instant::now();
+                        r = Some(f());
+                        best = best.min(t0.elapsed().as_secs_f64());
+                    }
+                    (best * 1e3, r.unwrap())
+                };
+                if let Ok(only) = std::env::var("RML_ELKAN_ONLY") {
+                    let (t, r) = time(&|| match only.as_str() {
+                        "lazy" => elkan_run(x.view(), w.view(), c.view(), iters, 0.0, false, LOG_CAP, &cancel).unwrap(),
+                        "eager" => eager::kmeans_single_elkan_eager(x.view(), w.view(), c.view(), iters, 0.0, false, &cancel).unwrap(),
+                        "lazy1" => elkan_run(x.view(), w.view(), c.view(), 1, 0.0, false, LOG_CAP, &cancel).unwrap(),
+                        "eager1" => eager::kmeans_single_elkan_eager(x.view(), w.view(), c.view(), 1, 0.0, false, &cancel).unwrap(),
+                        "lloyd1" => crate::kmeans::kmeans_single_lloyd(x.view(), w.view(), c.view(), 1, 0.0, false, &cancel).unwrap(),
+                        _ => crate::kmeans::kmeans_single_lloyd(x.view(), w.view(), c.view(), iters, 0.0, false, &cancel).unwrap(),
+                    });
+                    eprintln!("{only} threads={t}: {t:.2} ms best, {} iterations", r.n_iter);
+                    return;
+                }
+                let (t1, r1) = time(&|| elkan_run(x.view(), w.view(), c.view(), 1, 0.0, false, LOG_CAP, &cancel).unwrap());
+                let (tl, rl) = time(&|| elkan_run(x.view(), w.view(), c.view(), iters, 0.0, false, LOG_CAP, &cancel).unwrap());
+                let (te, re) = time(&|| eager::kmeans_single_elkan_eager(x.view(), w.view(), c.view(), iters, 0.0, false, &cancel).unwrap());
+                let (tly1, _) = time(&|| crate::kmeans::kmeans_single_lloyd(x.view(), w.view(), c.view(), 1, 0.0, false, &cancel).unwrap());
+                let (tly, ry) = time(&|| crate::kmeans::kmeans_single_lloyd(x.view(), w.view(), c.view(), iters, 0.0, false, &cancel).unwrap());
+                assert_eq!(rl.labels, re.labels);
+                eprintln!(
+                    "{} n={} threads={t}: elkan lazy 1 it {t1:.2} ms, {} it {tl:.2} ms ({:.3} ms/it marginal, {:.3} total/it); eager {te:.2} ms ({:.3} marg); lloyd 1 it {tly1:.2} ms, {} it {tly:.2} ms ({:.3} marg, {:.3} total/it) {}",
+                    F::DTYPE, x.nrows(), rl.n_iter, (tl - t1) / (rl.n_iter - 1).max(1) as f64, tl / rl.n_iter as f64,
+                    (te - t1) / (re.n_iter - 1).max(1) as f64, ry.n_iter, (tly - tly1) / (ry.n_iter - 1).max(1) as f64, tly / ry.n_iter as f64, r1.n_iter
+                );
+            });
+        }
+        if v[5] == "f32" {
+            go(x.mapv(|a| a as f32), c.mapv(|a| a as f32), iters, reps, t);
+        } else {
+            go(x, c, iters, reps, t);
+        }
+    }
+
     /// The lazy lower bounds of the samples that were brought up to date are exactly the
     /// eagerly updated ones, iteration by iteration (not only the final labels).
     #[test]
@@ -976,7 +1128,9 @@ mod elkan_tests {
                 }
             }
         }
-        replay(&mut lazy, &log, k);
+        for sh in log.chunks_exact(k) {
+            replay(&mut lazy, sh);
+        }
         assert_eq!(lazy.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), eager.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
         assert!(eager.contains(&0.0) && eager.iter().any(|&v| v > 0.0));
     }
@@ -990,10 +1144,34 @@ mod elkan_tests {
             s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64 * 10.0 - 5.0
         };
-        for &(d, k) in &[(1usize, 3usize), (2, 8), (5, 9), (8, 16), (13, 17)] {
-            let n = 37;
-            let xs: Vec<f64> = (0..n * d).map(|_| rnd()).collect();
-            let cs: Vec<f64> = (0..k * d).map(|_| rnd()).collect();
+        // (d, k, clustered): points spread uniformly, or close to the centres (few
+        // improvements), with duplicate centres among them (ties).
+        for &(d, k, near) in &[
+            (1usize, 3usize, false),
+            (2, 8, false),
+            (5, 9, false),
+            (8, 16, false),
+            (13, 17, false),
+            (1, 1, false),
+            (1, 2, true),
+            (2, 8, true),
+            (2, 33, true),
+            (3, 64, false),
+            (3, 64, true),
+            (4, 100, true),
+        ] {
+            let n = 300;
+            let mut cs: Vec<f64> = (0..k * d).map(|_| rnd()).collect();
+            if k >= 4 {
+                let dup = cs[..d].to_vec();
+                cs[2 * d..3 * d].copy_from_slice(&dup);
+            }
+            let xs: Vec<f64> = (0..n)
+                .flat_map(|i| {
+                    let j = i * 7 % k;
+                    (0..d).map(|f| if near { cs[j * d + f] + 0.01 * rnd() } else { rnd() }).collect::<Vec<_>>()
+                })
+                .collect();
             let c = Array2::from_shape_vec((k, d), cs.clone()).unwrap();
             let (half, _) = center_half_distances(c.view());
             let hs = half.as_slice().unwrap();
@@ -1003,7 +1181,7 @@ mod elkan_tests {
                 init_block(&xs, d, &cs, ct, k, hs, &mut l, &mut u, &mut lo);
                 (l, u.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), lo.iter().map(|v| v.to_bits()).collect::<Vec<_>>())
             };
-            assert_eq!(run(Some(&ct)), run(None), "d={d} k={k}");
+            assert_eq!(run(Some(&ct)), run(None), "d={d} k={k} near={near}");
             // And every computed distance is sqrt(sq_dist_unrolled).
             let mut all = vec![0.0; k.div_ceil(LANES) * LANES];
             all_dists(&xs[..d], &ct, d, &mut all);
