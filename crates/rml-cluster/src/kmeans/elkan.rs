@@ -345,13 +345,15 @@ fn elkan_block<F: Float>(b: &Block<'_, F>, rows: Rows<'_, F>, update: bool, with
                     *u = ub;
                     // `cnt <= r < SUB_ROWS`: the mask only spares a bounds check.
                     near[cnt & (SUB_ROWS - 1)] = (s0 + r) as u32;
-                    cnt += usize::from(!(b.next[l] >= ub));
+                    let far = b.next[l] >= ub;
+                    cnt += usize::from(!far);
                 }
             }
             None => {
                 for (r, (&l, &ub)) in lab.iter().zip(up.iter()).enumerate() {
                     near[cnt & (SUB_ROWS - 1)] = (s0 + r) as u32;
-                    cnt += usize::from(!(b.next[l as usize] >= ub));
+                    let far = b.next[l as usize] >= ub;
+                    cnt += usize::from(!far);
                 }
             }
         }
@@ -430,11 +432,11 @@ fn elkan_block<F: Float>(b: &Block<'_, F>, rows: Rows<'_, F>, update: bool, with
             s.accumulate(&xs[i0 * d..i1 * d], &labels[s0..s1], &b.sw[i0..i1]);
         }
         if with_inertia {
-            for r in s0..s1 {
-                let i = b.start + r;
-                let label = labels[r] as usize;
+            let rows = xs[i0 * d..i1 * d].chunks_exact(d.max(1));
+            for ((x, &l), &w) in rows.zip(&labels[s0..s1]).zip(&b.sw[i0..i1]) {
+                let label = l as usize;
                 let c = &centers[label * d..(label + 1) * d];
-                inertia += (sq_dist_unrolled(&xs[i * d..(i + 1) * d], c) * b.sw[i]).as_f64();
+                inertia += (sq_dist_unrolled(x, c) * w).as_f64();
             }
         }
         s0 = s1;
