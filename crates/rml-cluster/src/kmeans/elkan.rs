@@ -384,20 +384,34 @@ fn elkan_block<F: Float>(b: &Block<'_, F>, rows: Rows<'_, F>, update: bool, with
             let i = b.start + r;
             let x = &xs[i * d..(i + 1) * d];
             let low = &mut lower[r * k..(r + 1) * k];
-            if !b.flush {
-                let st = stamp[r] as usize;
-                for e in st..m {
-                    replay(low, &b.log[e * k..(e + 1) * k]);
-                }
-                stamp[r] = m as u32;
-            }
             let old = labels[r] as usize;
             let mut label = old;
             let mut ub = upper[r];
             let hrow = &hs[label * k..(label + 1) * k];
+            let st = if b.flush { m } else { stamp[r] as usize };
+            if !b.flush {
+                stamp[r] = m as u32;
+            }
             let mut any = false;
-            for (&l, &hj) in low.iter().zip(hrow) {
-                any |= (ub > l) & (ub > hj);
+            if st + 1 == m {
+                // The common case (a row read every iteration): the last entry's update and
+                // the test in one pass over the bounds.
+                let sh = &b.log[st * k..m * k];
+                for ((lj, &sj), &hj) in low.iter_mut().zip(sh).zip(hrow) {
+                    let mut l = *lj - sj;
+                    if l < F::zero() {
+                        l = F::zero();
+                    }
+                    *lj = l;
+                    any |= (ub > l) & (ub > hj);
+                }
+            } else {
+                for e in st..m {
+                    replay(low, &b.log[e * k..(e + 1) * k]);
+                }
+                for (&l, &hj) in low.iter().zip(hrow) {
+                    any |= (ub > l) & (ub > hj);
+                }
             }
             if any {
                 let mut tight = false;
@@ -1047,7 +1061,10 @@ mod elkan_tests {
     }
 
     /// Timing harness, not a test: `RML_ELKAN="prefix d k iters reps f64|f32 threads"` with
-    /// `prefix_X.f64` / `prefix_C.f64` raw little-endian float64 files (X and init).
+    /// `prefix_X.f64` / `prefix_C.f64` raw little-endian float64 files (X and init), e.g.
+    /// `RML_ELKAN="/tmp/sep2 2 8 30 3 f64 1" cargo test --release -p rml-cluster --lib
+    /// elkan_timing -- --ignored --nocapture`; `RML_ELKAN_ONLY=lazy|eager|lloyd|lazy1|eager1|
+    /// lloyd1` times one variant (for `perf stat`).
     #[test]
     #[ignore]
     fn elkan_timing() {
@@ -1078,7 +1095,7 @@ mod elkan_tests {
                     (best * 1e3, r.unwrap())
                 };
                 if let Ok(only) = std::env::var("RML_ELKAN_ONLY") {
-                    let (t, r) = time(&|| match only.as_str() {
+                    let (ms, r) = time(&|| match only.as_str() {
                         "lazy" => elkan_run(x.view(), w.view(), c.view(), iters, 0.0, false, LOG_CAP, &cancel).unwrap(),
                         "eager" => eager::kmeans_single_elkan_eager(x.view(), w.view(), c.view(), iters, 0.0, false, &cancel).unwrap(),
                         "lazy1" => elkan_run(x.view(), w.view(), c.view(), 1, 0.0, false, LOG_CAP, &cancel).unwrap(),
@@ -1086,7 +1103,7 @@ mod elkan_tests {
                         "lloyd1" => crate::kmeans::kmeans_single_lloyd(x.view(), w.view(), c.view(), 1, 0.0, false, &cancel).unwrap(),
                         _ => crate::kmeans::kmeans_single_lloyd(x.view(), w.view(), c.view(), iters, 0.0, false, &cancel).unwrap(),
                     });
-                    eprintln!("{only} threads={t}: {t:.2} ms best, {} iterations", r.n_iter);
+                    eprintln!("{only} threads={t}: {ms:.2} ms best, {} iterations", r.n_iter);
                     return;
                 }
                 let (t1, r1) = time(&|| elkan_run(x.view(), w.view(), c.view(), 1, 0.0, false, LOG_CAP, &cancel).unwrap());
