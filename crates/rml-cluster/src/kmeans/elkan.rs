@@ -649,11 +649,9 @@ fn elkan_run<F: Float>(
         centers = centers_new;
         // scikit-learn compares `labels` with `labels_old` (all -1 before the first
         // iteration, so they differ at i = 0 unless there are no samples); the pass already
-        // knows whether a label changed, so `converged` gets one-element stand-ins for the
-        // two arrays instead of an n-element comparison and copy.
+        // knows whether a label changed, which spares an n-element comparison and copy.
         let changed = if i == 0 { n > 0 } else { pass.changed };
-        let (now, before): (&[i32], &[i32]) = if changed { (&[1], &[0]) } else { (&[], &[]) };
-        if let Some(is_strict) = converged(i, now, before, &shift, tol, verbose, &mut log_lines) {
+        if let Some(is_strict) = converged(i, !changed, &shift, tol, verbose, &mut log_lines) {
             strict = is_strict;
             break;
         }
@@ -888,7 +886,7 @@ mod eager {
                 log.push(format!("Iteration {i}, inertia {}", py_float(inertia, F::DTYPE)));
             }
             centers = centers_new;
-            if let Some(is_strict) = converged(i, &b.labels, &labels_old, &shift, tol, verbose, &mut log) {
+            if let Some(is_strict) = converged(i, b.labels == labels_old, &shift, tol, verbose, &mut log) {
                 strict = is_strict;
                 break;
             }

@@ -38,7 +38,7 @@ pub fn kmeans_single_lloyd<F: Float>(
             log.push(format!("Iteration {i}, inertia {}.", py_float(inertia, F::DTYPE)));
         }
         centers = centers_new;
-        if let Some(is_strict) = converged(i, &labels, &labels_old, &shift, tol, verbose, &mut log) {
+        if let Some(is_strict) = converged(i, labels == labels_old, &shift, tol, verbose, &mut log) {
             strict = is_strict;
             break;
         }
@@ -57,19 +57,19 @@ pub fn kmeans_single_lloyd<F: Float>(
 }
 
 /// scikit-learn's end-of-iteration test, shared by the Lloyd and Elkan loops: stop with
-/// strict convergence when no label changed (`Some(true)`), or when `Σ_j shift_j² <= tol`
+/// strict convergence when no label changed (`labels_unchanged`, scikit-learn's
+/// `array_equal(labels, labels_old)`; `Some(true)`), or when `Σ_j shift_j² <= tol`
 /// with numpy's pairwise sum (`Some(false)`); `None` means iterate again. Verbose runs log
 /// scikit-learn's messages.
 pub(crate) fn converged<F: Float>(
     i: usize,
-    labels: &[i32],
-    labels_old: &[i32],
+    labels_unchanged: bool,
     shift: &[F],
     tol: f64,
     verbose: bool,
     log: &mut Vec<String>,
 ) -> Option<bool> {
-    if labels == labels_old {
+    if labels_unchanged {
         if verbose {
             log.push(format!("Converged at iteration {i}: strict convergence."));
         }
