@@ -5,7 +5,9 @@ initialisation is drawn here with numpy, so the random stream is scikit-learn's.
 never copied: the estimator keeps one permutation of the row indices in which every leaf owns
 a contiguous range (ascending, the order of scikit-learn's ``X[indices]``), and each bisection
 is one Rust call (``bisecting_split``) that runs the 2-means on the rows of one range, read in
-place, and partitions that range (label 0 first).
+place, and partitions that range (label 0 first). The rows of a leaf other than the root are
+copied (centred) once per bisection into one scratch buffer allocated by numpy once per fit,
+so the copies reuse memory already mapped.
 """
 
 from numbers import Integral
@@ -190,6 +192,14 @@ class BisectingKMeans(_BaseKMeans):
                     )
                 )
         centers_inits = np.ascontiguousarray(np.stack(inits), dtype=X.dtype)
+        scratch = None
+        if end - start < X.shape[0] and self._inner_algorithm == "lloyd" and not self.verbose:
+            # The leaf's rows are copied (centred) into one buffer reused by every later
+            # bisection: sized for the largest leaf, allocated once per fit.
+            if self._scratch is None:
+                largest = max(leaf.end - leaf.start for leaf in self._bisecting_tree.iter_leaves())
+                self._scratch = np.empty(largest * (X.shape[1] + 1), dtype=X.dtype)
+            scratch = self._scratch
         centers, scores, n_left, _, log = _native.bisecting_split(
             X,
             self._X_mean,
@@ -203,6 +213,7 @@ class BisectingKMeans(_BaseKMeans):
             self._inner_algorithm,
             self.bisecting_strategy,
             bool(self.verbose),
+            scratch,
         )
         for line in log:
             print(line)
@@ -252,6 +263,7 @@ class BisectingKMeans(_BaseKMeans):
         # The root's centre is only used when it stays a leaf (n_clusters=1).
         root_center = (X - self._X_mean).mean(axis=0) if self.n_clusters == 1 else None
         self._order = np.arange(X.shape[0], dtype=np.int64)
+        self._scratch = None
         try:
             self._bisecting_tree = _BisectingTree(
                 center=root_center, start=0, end=X.shape[0], score=0
@@ -267,7 +279,7 @@ class BisectingKMeans(_BaseKMeans):
                 self.cluster_centers_[i] = cluster_node.center
                 cluster_node.label = i
         finally:
-            del self._order
+            del self._order, self._scratch
         self.cluster_centers_ += self._X_mean
         self.inertia_ = _native.kmeans_inertia(
             X, sample_weight, self.cluster_centers_, self.labels_, None

@@ -1,6 +1,6 @@
-//! The 2-means passes of a bisection: rows gathered through an index array (the cluster's
-//! rows, ascending), scores with the K-means assignment arithmetic, fixed-order block
-//! reductions.
+//! The 2-means passes of a bisection over the cluster's rows stored contiguously (a range of
+//! X read in place, or the centred copy of the rows): scores with the K-means assignment
+//! arithmetic, fixed-order block reductions.
 //!
 //! ## Label decision (the same arithmetic as `kmeans::lloyd_pass`)
 //! For `d > SMALL_D` the score of centre `j` is `fma(-2, dot_j, ||c_j||²)` where `dot_j` is a
@@ -12,10 +12,12 @@
 //! the input dtype (`kmeans::row_sq_norms`).
 //!
 //! ## Reductions
-//! Rows are processed in blocks of [`BLOCK_ROWS`] positions of the cluster (a constant);
-//! each block accumulates in row order from zero, blocks are merged in block order, so the
-//! result is bit-identical for any number of threads and equal to what the K-means kernels
-//! give on the copied subset `X[indices]`.
+//! Rows are processed in blocks of [`BLOCK_ROWS`] rows of the cluster (a constant); each
+//! block accumulates in row order from zero, blocks are merged in block order, so the result
+//! is bit-identical for any number of threads and equal to what the K-means kernels give on
+//! the copied subset `X[indices]`. Within a block, the per-centre sums are accumulated 64 rows
+//! at a time: the rows of each label are added in row order into accumulators held in
+//! registers (16 features at a time), the same additions in the same order as row by row.
 
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
@@ -147,28 +149,6 @@ pub(crate) struct FinalBlock {
     pub counts: [usize; 2],
 }
 
-/// Rows ahead of the current one whose cache lines are requested (the rows of a leaf are
-/// ascending but not adjacent, so the hardware prefetcher does not see them coming).
-const PREFETCH: usize = 16;
-
-#[inline(always)]
-fn prefetch_row<F>(xs: &[F], d: usize, i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = d * std::mem::size_of::<F>();
-        let p = xs[i * d..].as_ptr() as *const i8;
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: prefetch never faults; the address is inside (or one line past) the row.
-            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
-            off += 64;
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (xs, d, i);
-}
-
 /// View `&[F]` as `&[T]` when `F` is `T`.
 fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
     if std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>() {
@@ -215,25 +195,20 @@ unsafe fn centred_4x4_transposed(
 /// exact arithmetic of [`Pair::label1`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn labels_f64_avx2(xs: &[f64], d: usize, idx: &[usize], pair: &Pair<f64>, out: &mut [u8]) -> usize {
+unsafe fn labels_f64_avx2(xs: &[f64], d: usize, pair: &Pair<f64>, out: &mut [u8]) -> usize {
     use std::arch::x86_64::*;
-    let n = idx.len();
+    let n = out.len();
+    assert!(n * d <= xs.len());
     let (mu, c0, c1) = (pair.mu.as_ptr(), pair.c0.as_ptr(), pair.c1.as_ptr());
     let m2 = _mm256_set1_pd(-2.0);
     let (n0, n1) = (_mm256_set1_pd(pair.n0), _mm256_set1_pd(pair.n1));
     let full = d / 4 * 4;
     let mut r = 0;
     while r + 8 <= n {
-        if r + 8 + PREFETCH <= n {
-            for q in 0..8 {
-                prefetch_row(xs, d, idx[r + PREFETCH + q]);
-            }
-        }
         let mut p = [std::ptr::null::<f64>(); 8];
         for q in 0..8 {
-            let i = idx[r + q];
-            assert!(i * d + d <= xs.len());
-            p[q] = xs.as_ptr().add(i * d);
+            // In bounds: r + q < n and n * d <= xs.len().
+            p[q] = xs.as_ptr().add((r + q) * d);
         }
         let (mut a0, mut a1, mut b0, mut b1) =
             (_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
@@ -276,63 +251,132 @@ unsafe fn labels_f64_avx2(xs: &[f64], d: usize, idx: &[usize], pair: &Pair<f64>,
     r
 }
 
+/// Labels of the `out.len()` rows of `xs` (row-major, `d` features).
 #[inline(always)]
-fn labels_of<F: Float>(xs: &[F], d: usize, idx: &[usize], pair: &Pair<F>, out: &mut [u8]) {
+fn labels_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, out: &mut [u8]) {
+    let n = out.len();
     let row = |i: usize| &xs[i * d..(i + 1) * d];
     let mut r = 0;
     #[cfg(target_arch = "x86_64")]
     if pair.use_fma && pair.hw_fma {
         if let (Some(x64), Some(p64)) = (cast_slice::<F, f64>(xs), cast_pair(pair)) {
             // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
-            r = unsafe { labels_f64_avx2(x64, d, idx, p64, out) };
+            r = unsafe { labels_f64_avx2(x64, d, p64, out) };
         }
     }
     if pair.use_fma {
-        while r + 4 <= idx.len() {
-            if r + PREFETCH + 4 <= idx.len() {
-                for q in 0..4 {
-                    prefetch_row(xs, d, idx[r + PREFETCH + q]);
-                }
-            }
-            let l = pair.label4_fma([row(idx[r]), row(idx[r + 1]), row(idx[r + 2]), row(idx[r + 3])]);
+        while r + 4 <= n {
+            let l = pair.label4_fma([row(r), row(r + 1), row(r + 2), row(r + 3)]);
             out[r..r + 4].copy_from_slice(&l);
             r += 4;
         }
     }
-    while r < idx.len() {
-        out[r] = pair.label1(row(idx[r]));
+    while r < n {
+        out[r] = pair.label1(row(r));
         r += 1;
     }
 }
 
-/// Label and accumulate one block: `labels` holds the previous labels on entry (anything
-/// not 0/1 counts as changed), the new ones on exit.
+/// Adds `(x[t] - mu) * w[t]` (in `F`, then widened) to `sums` for the rows `t` of `rows`, in
+/// that order, and returns `Σ w[t]` added to `weight` in that order: per feature, the same
+/// additions in the same order as a row-by-row loop, with the accumulators in registers.
 #[inline(always)]
-fn iter_block_impl<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    idx: &[usize],
-    pair: &Pair<F>,
-    labels: &mut [u8],
-) -> IterBlock {
+fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sums: &mut [f64], weight: &mut f64) {
+    const G: usize = 32;
+    const H: usize = 16;
+    let sums = &mut sums[..d];
+    let mu = &mu[..d];
+    let mut g = 0;
+    while g + G <= d {
+        let mut acc = [0.0f64; G];
+        acc.copy_from_slice(&sums[g..g + G]);
+        let m: &[F; G] = mu[g..g + G].try_into().expect("G features");
+        for &t in rows {
+            let t = t as usize;
+            let x: &[F; G] = xs[t * d + g..t * d + g + G].try_into().expect("G features");
+            let w = sw[t];
+            for f in 0..G {
+                acc[f] += ((x[f] - m[f]) * w).as_f64();
+            }
+        }
+        sums[g..g + G].copy_from_slice(&acc);
+        g += G;
+    }
+    while g + H <= d {
+        let mut acc = [0.0f64; H];
+        acc.copy_from_slice(&sums[g..g + H]);
+        let m: &[F; H] = mu[g..g + H].try_into().expect("H features");
+        for &t in rows {
+            let t = t as usize;
+            let x: &[F; H] = xs[t * d + g..t * d + g + H].try_into().expect("H features");
+            let w = sw[t];
+            for f in 0..H {
+                acc[f] += ((x[f] - m[f]) * w).as_f64();
+            }
+        }
+        sums[g..g + H].copy_from_slice(&acc);
+        g += H;
+    }
+    while g + 4 <= d {
+        let mut acc = [0.0f64; 4];
+        acc.copy_from_slice(&sums[g..g + 4]);
+        let m: &[F; 4] = mu[g..g + 4].try_into().expect("4 features");
+        for &t in rows {
+            let t = t as usize;
+            let x: &[F; 4] = xs[t * d + g..t * d + g + 4].try_into().expect("4 features");
+            let w = sw[t];
+            for f in 0..4 {
+                acc[f] += ((x[f] - m[f]) * w).as_f64();
+            }
+        }
+        sums[g..g + 4].copy_from_slice(&acc);
+        g += 4;
+    }
+    for f in g..d {
+        let mut acc = sums[f];
+        for &t in rows {
+            let t = t as usize;
+            acc += ((xs[t * d + f] - mu[f]) * sw[t]).as_f64();
+        }
+        sums[f] = acc;
+    }
+    // Bounds checked once, so that the sum stays in a register.
+    let sw = &sw[..64.min(sw.len())];
+    let mut wsum = *weight;
+    for &t in rows {
+        wsum += sw.get(t as usize).map_or(0.0, |w| w.as_f64());
+    }
+    *weight = wsum;
+}
+
+/// Label and accumulate one block of rows (`labels.len()` rows of `xs`): `labels` holds the
+/// previous labels on entry (anything not 0/1 counts as changed), the new ones on exit.
+#[inline(always)]
+fn iter_block_impl<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
     let mut out = IterBlock { sums: vec![0.0; 2 * d], weights: [0.0; 2], changed: 0 };
     let mut new = [0u8; 64];
-    for (ic, lc) in idx.chunks(64).zip(labels.chunks_mut(64)) {
-        let m = ic.len();
-        labels_of(xs, d, ic, pair, &mut new[..m]);
+    let (mut rows0, mut rows1) = ([0u8; 64], [0u8; 64]);
+    let (s0, s1) = out.sums.split_at_mut(d);
+    for (c, lc) in labels.chunks_mut(64).enumerate() {
+        let m = lc.len();
+        let xc = &xs[c * 64 * d..(c * 64 + m) * d];
+        let swc = &sw[c * 64..c * 64 + m];
+        labels_of(xc, d, pair, &mut new[..m]);
+        let (mut n0, mut n1) = (0, 0);
+        let mut changed = 0;
         for t in 0..m {
-            let i = ic[t];
+            // Branch-free: the labels of neighbouring rows are not predictable.
             let l = new[t];
-            out.changed += (l != lc[t]) as usize;
+            changed += (l != lc[t]) as usize;
             lc[t] = l;
-            let w = sw[i];
-            let s = &mut out.sums[l as usize * d..(l as usize + 1) * d];
-            for ((acc, &v), &m) in s.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
-                *acc += ((v - m) * w).as_f64();
-            }
-            out.weights[l as usize] += w.as_f64();
+            rows0[n0] = t as u8;
+            rows1[n1] = t as u8;
+            n0 += (l == 0) as usize;
+            n1 += (l != 0) as usize;
         }
+        out.changed += changed;
+        accumulate(xc, d, &pair.mu, swc, &rows0[..n0], s0, &mut out.weights[0]);
+        accumulate(xc, d, &pair.mu, swc, &rows1[..n1], s1, &mut out.weights[1]);
     }
     out
 }
@@ -342,20 +386,20 @@ fn final_block_impl<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
     if relabel {
-        for (ic, lc) in idx.chunks(64).zip(labels.chunks_mut(64)) {
-            labels_of(xs, d, ic, pair, lc);
+        for (c, lc) in labels.chunks_mut(64).enumerate() {
+            let m = lc.len();
+            labels_of(&xs[c * 64 * d..(c * 64 + m) * d], d, pair, lc);
         }
     }
     let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
     let mut row = vec![F::zero(); d];
-    for (&i, &l) in idx.iter().zip(labels.iter()) {
+    for (i, &l) in labels.iter().enumerate() {
         let l = l as usize;
         for ((r, &v), &m) in row.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
             *r = v - m;
@@ -371,15 +415,8 @@ fn final_block_impl<F: Float>(
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn iter_block_fma<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    idx: &[usize],
-    pair: &Pair<F>,
-    labels: &mut [u8],
-) -> IterBlock {
-    iter_block_impl(xs, d, sw, idx, pair, labels)
+unsafe fn iter_block_fma<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
+    iter_block_impl(xs, d, sw, pair, labels)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -389,22 +426,21 @@ unsafe fn final_block_fma<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
-    final_block_impl(xs, d, sw, idx, pair, centers, labels, relabel)
+    final_block_impl(xs, d, sw, pair, centers, labels, relabel)
 }
 
-fn iter_block<F: Float>(xs: &[F], d: usize, sw: &[F], idx: &[usize], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
+fn iter_block<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
     #[cfg(target_arch = "x86_64")]
     if pair.hw_fma {
         // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
-        return unsafe { iter_block_fma(xs, d, sw, idx, pair, labels) };
+        return unsafe { iter_block_fma(xs, d, sw, pair, labels) };
     }
-    iter_block_impl(xs, d, sw, idx, pair, labels)
+    iter_block_impl(xs, d, sw, pair, labels)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -412,7 +448,6 @@ fn final_block<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
@@ -421,25 +456,24 @@ fn final_block<F: Float>(
     #[cfg(target_arch = "x86_64")]
     if pair.hw_fma {
         // SAFETY: as above.
-        return unsafe { final_block_fma(xs, d, sw, idx, pair, centers, labels, relabel) };
+        return unsafe { final_block_fma(xs, d, sw, pair, centers, labels, relabel) };
     }
-    final_block_impl(xs, d, sw, idx, pair, centers, labels, relabel)
+    final_block_impl(xs, d, sw, pair, centers, labels, relabel)
 }
 
-/// One Lloyd E-step over the cluster's rows with the per-centre sums of the M-step:
+/// One Lloyd E-step over the cluster's rows (the `labels.len()` rows of `xs`, weights `sw`)
+/// with the per-centre sums of the M-step:
 /// `(Σ w x per centre (2 d), Σ w per centre, rows whose label changed)`.
-pub(crate) fn iterate<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    idx: &[usize],
-    pair: &Pair<F>,
-    labels: &mut [u8],
-) -> (Vec<f64>, [f64; 2], usize) {
-    let blocks: Vec<IterBlock> = idx
-        .par_chunks(BLOCK_ROWS)
-        .zip(labels.par_chunks_mut(BLOCK_ROWS))
-        .map(|(ic, lc)| iter_block(xs, d, sw, ic, pair, lc))
+pub(crate) fn iterate<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> (Vec<f64>, [f64; 2], usize) {
+    let m = labels.len();
+    let (xs, sw) = (&xs[..m * d], &sw[..m]);
+    let blocks: Vec<IterBlock> = labels
+        .par_chunks_mut(BLOCK_ROWS)
+        .enumerate()
+        .map(|(b, lc)| {
+            let r = b * BLOCK_ROWS;
+            iter_block(&xs[r * d..(r + lc.len()) * d], d, &sw[r..r + lc.len()], pair, lc)
+        })
         .collect();
     let mut sums = vec![0.0f64; 2 * d];
     let mut weights = [0.0f64; 2];
@@ -462,16 +496,20 @@ pub(crate) fn finalize<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
-    let blocks: Vec<FinalBlock> = idx
-        .par_chunks(BLOCK_ROWS)
-        .zip(labels.par_chunks_mut(BLOCK_ROWS))
-        .map(|(ic, lc)| final_block(xs, d, sw, ic, pair, centers, lc, relabel))
+    let m = labels.len();
+    let (xs, sw) = (&xs[..m * d], &sw[..m]);
+    let blocks: Vec<FinalBlock> = labels
+        .par_chunks_mut(BLOCK_ROWS)
+        .enumerate()
+        .map(|(b, lc)| {
+            let r = b * BLOCK_ROWS;
+            final_block(&xs[r * d..(r + lc.len()) * d], d, &sw[r..r + lc.len()], pair, centers, lc, relabel)
+        })
         .collect();
     let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
     for b in &blocks {

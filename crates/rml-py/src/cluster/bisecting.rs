@@ -1,7 +1,9 @@
 //! `rml._rml.cluster.bisecting_split`: one bisection of BisectingKMeans (kernel in
 //! `rml_cluster::bisecting`). X, sample_weight and the initial centres share X's dtype
 //! (float32 or float64); `order` (int64) is the estimator's own permutation, partitioned in
-//! place over `[start, end)`.
+//! place over `[start, end)`; `scratch` (optional, X's dtype, writable, at least
+//! `(end - start) * (d + 1)` values) receives the centred copy of the rows instead of a new
+//! allocation, so that a fit reuses one buffer for all its bisections.
 
 use crate::errors::to_py_err;
 use crate::run::run;
@@ -31,6 +33,7 @@ fn split_t<'py, F: Float + Element>(
     end: usize,
     centers_inits: &Bound<'py, PyAny>,
     params: SplitParams,
+    scratch: Option<&Bound<'py, PyAny>>,
     n_jobs: Option<i64>,
 ) -> PyResult<SplitOut<'py>> {
     let x = x.extract::<PyReadonlyArray2<'py, F>>().map_err(|_| dtype_error("X"))?;
@@ -43,23 +46,40 @@ fn split_t<'py, F: Float + Element>(
         return Err(PyValueError::new_err(format!("range [{start}, {end}) is outside order (length {})", ord.len())));
     }
     let sub = &mut ord[start..end];
-    let mut idx: Vec<usize> = Vec::with_capacity(sub.len());
-    for &i in sub.iter() {
-        idx.push(usize::try_from(i).map_err(|_| PyValueError::new_err("order has a negative entry"))?);
+    if sub.iter().any(|&i| i < 0) {
+        return Err(PyValueError::new_err("order has a negative entry"));
     }
+    let mut scratch_rw = match scratch {
+        Some(s) => Some(
+            s.cast::<PyArray1<F>>()
+                .map_err(|_| dtype_error("scratch"))?
+                .try_readwrite()
+                .map_err(|e| PyValueError::new_err(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let scratch_slice = match scratch_rw.as_mut() {
+        Some(s) => Some(s.as_slice_mut().map_err(|_| PyValueError::new_err("scratch must be C-contiguous"))?),
+        None => None,
+    };
+    // The entries are non-negative i64 and usize is 64 bits wide: the same bits.
+    const _: () = assert!(std::mem::size_of::<usize>() == std::mem::size_of::<i64>());
+    // SAFETY: same size and alignment, every entry checked non-negative above, and `sub` is
+    // not used while `idx` is alive.
+    let idx: &mut [usize] = unsafe { std::slice::from_raw_parts_mut(sub.as_mut_ptr() as *mut usize, sub.len()) };
     let (xv, muv, swv, civ) = (x.as_array(), mu.as_array(), sw.as_array(), ci.as_array());
-    let s = run(py, n_jobs, |cancel| bisecting::split(xv, muv, swv, &mut idx, civ, &params, cancel))?;
-    for (o, &i) in sub.iter_mut().zip(&idx) {
-        *o = i as i64;
-    }
+    let s = run(py, n_jobs, |cancel| {
+        bisecting::split_with_scratch(xv, muv, swv, idx, civ, &params, scratch_slice, cancel)
+    })?;
     Ok((s.centers.into_pyarray(py).into_any(), (s.scores[0], s.scores[1]), s.n_left, s.n_iter, s.log))
 }
 
 /// Bisect the rows `order[start:end]` of `X - x_mean` (centred on the fly): the best of `n_init` 2-means runs from
 /// `centers_inits` (`(n_init, 2, d)`), then `order[start:end]` partitioned stably (label 0
 /// first). Returns `(centers (2, d), (score_0, score_1), n_left, n_iter, verbose_log)`.
+/// `scratch`: optional 1-d buffer of X's dtype for the copy of the rows (see the module doc).
 #[pyfunction]
-#[pyo3(signature = (X, x_mean, sample_weight, order, start, end, centers_inits, max_iter, tol, algorithm, bisecting_strategy, verbose, n_jobs=None))]
+#[pyo3(signature = (X, x_mean, sample_weight, order, start, end, centers_inits, max_iter, tol, algorithm, bisecting_strategy, verbose, scratch=None, n_jobs=None))]
 #[allow(non_snake_case, clippy::too_many_arguments)]
 fn bisecting_split<'py>(
     py: Python<'py>,
@@ -75,6 +95,7 @@ fn bisecting_split<'py>(
     algorithm: &str,
     bisecting_strategy: &str,
     verbose: bool,
+    scratch: Option<&Bound<'py, PyAny>>,
     n_jobs: Option<i64>,
 ) -> PyResult<SplitOut<'py>> {
     let params = SplitParams {
@@ -85,9 +106,9 @@ fn bisecting_split<'py>(
         verbose,
     };
     if X.extract::<PyReadonlyArray2<'py, f32>>().is_ok() {
-        split_t::<f32>(py, X, x_mean, sample_weight, order, start, end, centers_inits, params, n_jobs)
+        split_t::<f32>(py, X, x_mean, sample_weight, order, start, end, centers_inits, params, scratch, n_jobs)
     } else {
-        split_t::<f64>(py, X, x_mean, sample_weight, order, start, end, centers_inits, params, n_jobs)
+        split_t::<f64>(py, X, x_mean, sample_weight, order, start, end, centers_inits, params, scratch, n_jobs)
     }
 }
 
