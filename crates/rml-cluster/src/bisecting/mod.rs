@@ -25,7 +25,10 @@
 //! Every pass is parallel over fixed blocks of rows and reduced in block order: results are
 //! bit-identical for every number of threads.
 
+mod seeds;
 mod two;
+
+pub use seeds::choice_positions;
 
 use crate::kmeans::{self, Algorithm, CenterSums, KMeansParams};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
@@ -75,6 +78,9 @@ pub struct Split<F> {
     pub centers: Array2<F>,
     /// Score of each half (inertia or size, by [`Strategy`]).
     pub scores: [f64; 2],
+    /// Inertia of each half, `Σ w ||x - c||²` over its rows (centred as given), whatever the
+    /// strategy: the caller sums its leaves' to get the final inertia without another pass.
+    pub inertias: [f64; 2],
     /// Rows labelled 0; after the call they are the first `n_left` entries of the range.
     pub n_left: usize,
     /// Inertia of the kept run.
@@ -231,7 +237,39 @@ pub fn split_with_scratch<F: Float>(
         Strategy::BiggestInertia => best.per_label,
         Strategy::LargestCluster => [best.counts[0] as f64, best.counts[1] as f64],
     };
-    Ok(Split { centers: best.centers, scores, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log })
+    Ok(Split { centers: best.centers, scores, inertias: best.per_label, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log })
+}
+
+/// numpy's `X.mean(axis=0)` (scikit-learn's `X_mean`) for `d >= 2`: numpy's axis-0 reduction
+/// of a C-contiguous array adds the rows one after another, so each column is the sequential
+/// sum over the rows in `F`, divided by `n` in `F`. One pass over X, split between the
+/// threads by groups of columns whole cache lines wide (each column's order of additions
+/// unchanged): the same bits for any number of threads. For `d < 2` numpy sums pairwise; the
+/// caller uses numpy there.
+pub fn column_mean<F: Float>(x: ArrayView2<F>, cancel: &Cancel) -> RmlResult<Array1<F>> {
+    let (n, d) = x.dim();
+    ensure!(d >= 2, "column_mean needs at least 2 columns, got {d}");
+    ensure!(n >= 1, "column_mean needs at least 1 row");
+    cancel.check()?;
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let line = (64 / std::mem::size_of::<F>()).max(1);
+    let per = d.div_ceil(rayon::current_num_threads().max(1)).div_ceil(line) * line;
+    let groups: Vec<Vec<F>> = (0..d.div_ceil(per))
+        .into_par_iter()
+        .map(|g| {
+            let (lo, hi) = (g * per, (g * per + per).min(d));
+            let mut acc = vec![F::zero(); hi - lo];
+            for row in xs.chunks_exact(d) {
+                for (a, &v) in acc.iter_mut().zip(&row[lo..hi]) {
+                    *a = *a + v;
+                }
+            }
+            acc
+        })
+        .collect();
+    let nf = F::from_f64(n as f64);
+    Ok(Array1::from_iter(groups.into_iter().flatten().map(|s| s / nf)))
 }
 
 /// scikit-learn's `_average_centers` for two centres whose weights are both non-zero in `f64`
@@ -351,8 +389,7 @@ fn run_kmeans<F: Float>(
     .check()?;
     let r = kp.fit_from(xsub.view(), swsub.view(), init, cancel)?;
     let mut per_label = [0.0; 2];
-    let wanted = if params.strategy == Strategy::BiggestInertia { 2 } else { 0 };
-    for (j, p) in per_label.iter_mut().enumerate().take(wanted) {
+    for (j, p) in per_label.iter_mut().enumerate() {
         *p = kmeans::inertia(xsub.view(), swsub.view(), r.centers.view(), &r.labels, Some(j as i32), cancel)?;
     }
     let labels: Vec<u8> = r.labels.iter().map(|&l| l as u8).collect();
