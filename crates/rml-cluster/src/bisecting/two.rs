@@ -38,6 +38,8 @@ pub(crate) struct Pair<F> {
     d: usize,
     use_fma: bool,
     hw_fma: bool,
+    /// `mu` is all +0.0 (the rows are a centred copy): the subtraction is the identity.
+    centred: bool,
 }
 
 /// Whether the CPU has hardware FMA (then the FMA chain runs in a function compiled for it).
@@ -64,7 +66,9 @@ impl<F: Float> Pair<F> {
             inter.push(c1[f]);
         }
         let (n0, n1) = (norm(&c0), norm(&c1));
-        Self { mu: mu[..d].to_vec(), inter, c0, c1, n0, n1, d, use_fma: d > SMALL_D, hw_fma: hw }
+        // +0.0 only: x - (+0.0) is x for every x, x - (-0.0) is not for x = -0.0.
+        let centred = mu[..d].iter().all(|&m| m == F::zero() && m.is_sign_positive());
+        Self { mu: mu[..d].to_vec(), inter, c0, c1, n0, n1, d, use_fma: d > SMALL_D, hw_fma: hw, centred }
     }
 
     /// Label of one row (scalar; the reference the 4-row kernels agree with bit for bit).
@@ -149,6 +153,30 @@ pub(crate) struct FinalBlock {
     pub counts: [usize; 2],
 }
 
+/// Requests the cache lines of row `i` of `xs` (`d` features); a no-op past the end.
+#[inline(always)]
+pub(crate) fn prefetch_row<F>(xs: &[F], d: usize, i: usize) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        if let Some(row) = xs.get(i * d..(i + 1) * d) {
+            let p = row.as_ptr() as *const i8;
+            let bytes = std::mem::size_of_val(row);
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: prefetch never faults; the address is inside the row.
+                unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+                off += 64;
+            }
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (xs, d, i);
+}
+
+/// Rows ahead of the current eight whose cache lines the AVX2 kernel requests.
+const PREFETCH_ROWS: usize = 16;
+
 /// View `&[F]` as `&[T]` when `F` is `T`.
 fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
     if std::any::TypeId::of::<F>() == std::any::TypeId::of::<T>() {
@@ -209,6 +237,15 @@ unsafe fn labels_f64_avx2(xs: &[f64], d: usize, pair: &Pair<f64>, out: &mut [u8]
         for q in 0..8 {
             // In bounds: r + q < n and n * d <= xs.len().
             p[q] = xs.as_ptr().add((r + q) * d);
+        }
+        {
+            // Request the lines of the rows PREFETCH_ROWS ahead (prefetches never fault).
+            let ahead = xs.as_ptr().wrapping_add((r + PREFETCH_ROWS) * d) as *const i8;
+            let mut off = 0;
+            while off < 8 * d * 8 {
+                _mm_prefetch(ahead.wrapping_add(off), _MM_HINT_T0);
+                off += 64;
+            }
         }
         let (mut a0, mut a1, mut b0, mut b1) =
             (_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
@@ -278,10 +315,25 @@ fn labels_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, out: &mut [u8]) {
 }
 
 /// Adds `(x[t] - mu) * w[t]` (in `F`, then widened) to `sums` for the rows `t` of `rows`, in
-/// that order, and returns `Σ w[t]` added to `weight` in that order: per feature, the same
-/// additions in the same order as a row-by-row loop, with the accumulators in registers.
+/// that order, and `Σ w[t]` to `weight` in that order: per feature, the same additions in the
+/// same order as a row-by-row loop, with the accumulators in registers. `C`: `mu` is +0.0
+/// (the subtraction is skipped: `x - 0.0 == x`); `U`: the weights of these rows are all 1
+/// (the product is skipped: `v * 1 == v`). Both give the same bits as the general case.
 #[inline(always)]
-fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sums: &mut [f64], weight: &mut f64) {
+fn accumulate<F: Float, const C: bool, const U: bool>(
+    xs: &[F],
+    d: usize,
+    mu: &[F],
+    sw: &[F],
+    rows: &[u8],
+    sums: &mut [f64],
+    weight: &mut f64,
+) {
+    #[inline(always)]
+    fn term<F: Float, const C: bool, const U: bool>(x: F, m: F, w: F) -> f64 {
+        let v = if C { x } else { x - m };
+        (if U { v } else { v * w }).as_f64()
+    }
     const G: usize = 32;
     const H: usize = 16;
     let sums = &mut sums[..d];
@@ -296,7 +348,7 @@ fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sum
             let x: &[F; G] = xs[t * d + g..t * d + g + G].try_into().expect("G features");
             let w = sw[t];
             for f in 0..G {
-                acc[f] += ((x[f] - m[f]) * w).as_f64();
+                acc[f] += term::<F, C, U>(x[f], m[f], w);
             }
         }
         sums[g..g + G].copy_from_slice(&acc);
@@ -311,7 +363,7 @@ fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sum
             let x: &[F; H] = xs[t * d + g..t * d + g + H].try_into().expect("H features");
             let w = sw[t];
             for f in 0..H {
-                acc[f] += ((x[f] - m[f]) * w).as_f64();
+                acc[f] += term::<F, C, U>(x[f], m[f], w);
             }
         }
         sums[g..g + H].copy_from_slice(&acc);
@@ -326,7 +378,7 @@ fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sum
             let x: &[F; 4] = xs[t * d + g..t * d + g + 4].try_into().expect("4 features");
             let w = sw[t];
             for f in 0..4 {
-                acc[f] += ((x[f] - m[f]) * w).as_f64();
+                acc[f] += term::<F, C, U>(x[f], m[f], w);
             }
         }
         sums[g..g + 4].copy_from_slice(&acc);
@@ -336,7 +388,7 @@ fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sum
         let mut acc = sums[f];
         for &t in rows {
             let t = t as usize;
-            acc += ((xs[t * d + f] - mu[f]) * sw[t]).as_f64();
+            acc += term::<F, C, U>(xs[t * d + f], mu[f], sw[t]);
         }
         sums[f] = acc;
     }
@@ -347,6 +399,28 @@ fn accumulate<F: Float>(xs: &[F], d: usize, mu: &[F], sw: &[F], rows: &[u8], sum
         wsum += sw.get(t as usize).map_or(0.0, |w| w.as_f64());
     }
     *weight = wsum;
+}
+
+/// [`accumulate`] with the variant chosen by `centred` and `unit`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn accumulate_any<F: Float>(
+    centred: bool,
+    unit: bool,
+    xs: &[F],
+    d: usize,
+    mu: &[F],
+    sw: &[F],
+    rows: &[u8],
+    sums: &mut [f64],
+    weight: &mut f64,
+) {
+    match (centred, unit) {
+        (true, true) => accumulate::<F, true, true>(xs, d, mu, sw, rows, sums, weight),
+        (true, false) => accumulate::<F, true, false>(xs, d, mu, sw, rows, sums, weight),
+        (false, true) => accumulate::<F, false, true>(xs, d, mu, sw, rows, sums, weight),
+        (false, false) => accumulate::<F, false, false>(xs, d, mu, sw, rows, sums, weight),
+    }
 }
 
 /// Label and accumulate one block of rows (`labels.len()` rows of `xs`): `labels` holds the
@@ -375,8 +449,9 @@ fn iter_block_impl<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, label
             n1 += (l != 0) as usize;
         }
         out.changed += changed;
-        accumulate(xc, d, &pair.mu, swc, &rows0[..n0], s0, &mut out.weights[0]);
-        accumulate(xc, d, &pair.mu, swc, &rows1[..n1], s1, &mut out.weights[1]);
+        let unit = swc.iter().all(|&w| w == F::one());
+        accumulate_any(pair.centred, unit, xc, d, &pair.mu, swc, &rows0[..n0], s0, &mut out.weights[0]);
+        accumulate_any(pair.centred, unit, xc, d, &pair.mu, swc, &rows1[..n1], s1, &mut out.weights[1]);
     }
     out
 }
