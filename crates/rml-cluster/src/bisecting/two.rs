@@ -456,6 +456,53 @@ fn iter_block_impl<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, label
     out
 }
 
+/// float64 with AVX2: `out[t] = sq_dist_unrolled(x[t] - mu, centers[labels[t]])` for rows
+/// `t` four at a time (lanes = rows; each lane computes scikit-learn's `_euclidean_dense_dense`
+/// order: per group of four features `((d0² + d1²) + d2²) + d3²` added to the running
+/// sum, then the remaining features one by one; multiplies and adds separately rounded, as
+/// the scalar code). Returns the number of rows done (a multiple of 4).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dists_f64_avx2(xs: &[f64], d: usize, mu: &[f64], centers: &[f64], labels: &[u8], out: &mut [f64]) -> usize {
+    use std::arch::x86_64::*;
+    let n = labels.len();
+    assert!(n * d <= xs.len() && centers.len() >= 2 * d && mu.len() >= d && out.len() >= n);
+    let (c0, c1, mp) = (centers.as_ptr(), centers.as_ptr().add(d), mu.as_ptr());
+    let full = d / 4 * 4;
+    let mut r = 0;
+    while r + 4 <= n {
+        // In bounds: r + 3 < n and n * d <= xs.len().
+        let p = [xs.as_ptr().add(r * d), xs.as_ptr().add((r + 1) * d), xs.as_ptr().add((r + 2) * d), xs.as_ptr().add((r + 3) * d)];
+        // all ones in the lanes of the rows labelled 1 (labels are 0 or 1)
+        let lane = |q: usize| -((labels[r + q] & 1) as i64);
+        let mask = _mm256_castsi256_pd(_mm256_set_epi64x(lane(3), lane(2), lane(1), lane(0)));
+        let centre = |f: usize| _mm256_blendv_pd(_mm256_broadcast_sd(&*c0.add(f)), _mm256_broadcast_sd(&*c1.add(f)), mask);
+        let mut res = _mm256_setzero_pd();
+        let mut f = 0;
+        while f < full {
+            let v = centred_4x4_transposed(p, f, _mm256_loadu_pd(mp.add(f)));
+            let d0 = _mm256_sub_pd(v[0], centre(f));
+            let d1 = _mm256_sub_pd(v[1], centre(f + 1));
+            let d2 = _mm256_sub_pd(v[2], centre(f + 2));
+            let d3 = _mm256_sub_pd(v[3], centre(f + 3));
+            let s01 = _mm256_add_pd(_mm256_mul_pd(d0, d0), _mm256_mul_pd(d1, d1));
+            let s012 = _mm256_add_pd(s01, _mm256_mul_pd(d2, d2));
+            res = _mm256_add_pd(res, _mm256_add_pd(s012, _mm256_mul_pd(d3, d3)));
+            f += 4;
+        }
+        while f < d {
+            let m = *mp.add(f);
+            let v = _mm256_set_pd(*p[3].add(f) - m, *p[2].add(f) - m, *p[1].add(f) - m, *p[0].add(f) - m);
+            let dd = _mm256_sub_pd(v, centre(f));
+            res = _mm256_add_pd(res, _mm256_mul_pd(dd, dd));
+            f += 1;
+        }
+        _mm256_storeu_pd(out.as_mut_ptr().add(r), res);
+        r += 4;
+    }
+    r
+}
+
 #[inline(always)]
 fn final_block_impl<F: Float>(
     xs: &[F],
@@ -474,16 +521,38 @@ fn final_block_impl<F: Float>(
     }
     let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
     let mut row = vec![F::zero(); d];
-    for (i, &l) in labels.iter().enumerate() {
-        let l = l as usize;
-        for ((r, &v), &m) in row.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
-            *r = v - m;
+    let mut dist = [F::zero(); 64];
+    for (c, lc) in labels.chunks(64).enumerate() {
+        let m = lc.len();
+        let xc = &xs[c * 64 * d..(c * 64 + m) * d];
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if pair.hw_fma {
+            if let (Some(x64), Some(mu64), Some(c64)) =
+                (cast_slice::<F, f64>(xc), cast_slice::<F, f64>(&pair.mu), cast_slice::<F, f64>(centers))
+            {
+                let mut d64 = [0.0f64; 64];
+                // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
+                done = unsafe { dists_f64_avx2(x64, d, mu64, c64, lc, &mut d64) };
+                for (o, &v) in dist.iter_mut().zip(&d64[..done]) {
+                    *o = F::from_f64(v);
+                }
+            }
         }
-        let dist = sq_dist_unrolled(&row, &centers[l * d..(l + 1) * d]);
-        let v = (dist * sw[i]).as_f64();
-        out.inertia += v;
-        out.per_label[l] += v;
-        out.counts[l] += 1;
+        for t in done..m {
+            let l = lc[t] as usize;
+            for ((r, &v), &mm) in row.iter_mut().zip(&xc[t * d..(t + 1) * d]).zip(&pair.mu) {
+                *r = v - mm;
+            }
+            dist[t] = sq_dist_unrolled(&row, &centers[l * d..(l + 1) * d]);
+        }
+        for t in 0..m {
+            let l = lc[t] as usize;
+            let v = (dist[t] * sw[c * 64 + t]).as_f64();
+            out.inertia += v;
+            out.per_label[l] += v;
+            out.counts[l] += 1;
+        }
     }
     out
 }
