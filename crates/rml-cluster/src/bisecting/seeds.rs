@@ -44,6 +44,22 @@ fn pairwise_sum_by<F: Float>(get: &impl Fn(usize) -> F, lo: usize, n: usize) -> 
     }
 }
 
+/// The uniforms (still open: position `m`) whose `fl(c / last) > x`: their position is `t`.
+/// Returns how many were closed. Kept out of line so that the division is only computed near
+/// a crossing.
+#[cold]
+#[inline(never)]
+fn crossings(c: f64, last: f64, t: usize, uniforms: &[f64], below: &[f64], pos: &mut [usize], m: usize) -> usize {
+    let mut closed = 0;
+    for (k, &x) in uniforms.iter().enumerate() {
+        if pos[k] == m && !(c <= below[k]) && c / last > x {
+            pos[k] = t;
+            closed += 1;
+        }
+    }
+    closed
+}
+
 /// Positions `cdf.searchsorted(x, side="right")` of `RandomState.choice(m, size,
 /// replace=False, p=w / w.sum())` for the uniforms `uniforms` of one round of its sampling
 /// loop, where `w[t] = sample_weight[indices[t]]` and the entries at the positions `found`
@@ -67,15 +83,39 @@ pub fn choice_positions<F: Float>(
     let total = pairwise_sum_by(&w, 0, m);
     let p = |t: usize| (w(t) / total).as_f64();
     let q = |t: usize| if found.contains(&t) { 0.0 } else { p(t) };
+    // The probabilities `q(lo..lo + len)` into `buf`: the weights gathered first, then one
+    // division loop the compiler vectorises (the same divisions, elementwise).
+    const CHUNK: usize = 256;
+    let fill = |lo: usize, buf: &mut [f64; CHUNK], wb: &mut [F; CHUNK]| -> usize {
+        let len = CHUNK.min(m - lo);
+        for (o, &i) in wb.iter_mut().zip(&indices[lo..lo + len]) {
+            *o = sample_weight[i];
+        }
+        for (o, &v) in buf.iter_mut().zip(&wb[..len]) {
+            *o = (v / total).as_f64();
+        }
+        for &t in found {
+            if (lo..lo + len).contains(&t) {
+                buf[t - lo] = 0.0;
+            }
+        }
+        len
+    };
+    let mut buf = [0.0f64; CHUNK];
+    let mut wb = [F::zero(); CHUNK];
     // One pass: cdf[-1] (the sequential cumulative sum of the probabilities, np.cumsum) and
     // what numpy's checks of `p` need.
     let (mut negative, mut positive) = (false, 0usize);
     let mut last = 0.0f64;
-    for t in 0..m {
-        let v = q(t);
-        last = if t == 0 { v } else { last + v };
-        negative |= v < 0.0;
-        positive += (v > 0.0) as usize;
+    let mut lo = 0;
+    while lo < m {
+        let len = fill(lo, &mut buf, &mut wb);
+        for (j, &v) in buf[..len].iter().enumerate() {
+            last = if lo + j == 0 { v } else { last + v };
+            negative |= v < 0.0;
+            positive += (v > 0.0) as usize;
+        }
+        lo += len;
     }
     if found.is_empty() {
         // numpy checks `kahan_sum(p)`. With no negative entry, it and the plain sum `last`
@@ -114,22 +154,33 @@ pub fn choice_positions<F: Float>(
         }
     }
     // searchsorted(x, "right") on the non-decreasing cdf = number of entries <= x; found in
-    // one sequential pass that recomputes the cumulative sum, stopping at the largest.
+    // one sequential pass that recomputes the cumulative sum, stopping at the largest. The
+    // exact `c / last` is only needed near the crossing: `c <= x · last · (1 - 1e-12)`
+    // (rounded products included) implies `c / last < x`, hence `fl(c / last) <= x`.
     let mut pos = vec![m; uniforms.len()];
     let mut open = uniforms.len();
+    let below: Vec<f64> = uniforms.iter().map(|&x| x * last * (1.0 - 1e-12)).collect();
+    // The smallest threshold of the uniforms still open (NaN-safe: NaN never compares).
+    let threshold = |pos: &[usize]| {
+        below.iter().zip(pos).filter(|(_, &p)| p == m).map(|(&b, _)| b).fold(f64::INFINITY, f64::min)
+    };
+    let mut thr = threshold(&pos);
     let mut c = 0.0f64;
-    for t in 0..m {
-        if open == 0 {
-            break;
-        }
-        c = if t == 0 { q(0) } else { c + q(t) };
-        let cdf = c / last;
-        for (k, &x) in uniforms.iter().enumerate() {
-            if pos[k] == m && cdf > x {
-                pos[k] = t;
-                open -= 1;
+    let mut lo = 0;
+    'outer: while lo < m {
+        let len = fill(lo, &mut buf, &mut wb);
+        for (j, &v) in buf[..len].iter().enumerate() {
+            let t = lo + j;
+            c = if t == 0 { v } else { c + v };
+            if !(c <= thr) {
+                open -= crossings(c, last, t, uniforms, &below, &mut pos, m);
+                if open == 0 {
+                    break 'outer;
+                }
+                thr = threshold(&pos);
             }
         }
+        lo += len;
     }
     Ok(pos)
 }
