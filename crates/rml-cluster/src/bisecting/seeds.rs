@@ -44,6 +44,12 @@ fn pairwise_sum_by<F: Float>(get: &impl Fn(usize) -> F, lo: usize, n: usize) -> 
     }
 }
 
+/// `!(a <= b)`: true when `a > b` or either is NaN (then the exact test decides).
+#[inline(always)]
+fn not_at_most(a: f64, b: f64) -> bool {
+    a > b || a.is_nan() || b.is_nan()
+}
+
 /// The uniforms (still open: position `m`) whose `fl(c / last) > x`: their position is `t`.
 /// Returns how many were closed. Kept out of line so that the division is only computed near
 /// a crossing.
@@ -52,7 +58,7 @@ fn pairwise_sum_by<F: Float>(get: &impl Fn(usize) -> F, lo: usize, n: usize) -> 
 fn crossings(c: f64, last: f64, t: usize, uniforms: &[f64], below: &[f64], pos: &mut [usize], m: usize) -> usize {
     let mut closed = 0;
     for (k, &x) in uniforms.iter().enumerate() {
-        if pos[k] == m && !(c <= below[k]) && c / last > x {
+        if pos[k] == m && not_at_most(c, below[k]) && c / last > x {
             pos[k] = t;
             closed += 1;
         }
@@ -172,7 +178,7 @@ pub fn choice_positions<F: Float>(
         for (j, &v) in buf[..len].iter().enumerate() {
             let t = lo + j;
             c = if t == 0 { v } else { c + v };
-            if !(c <= thr) {
+            if not_at_most(c, thr) {
                 open -= crossings(c, last, t, uniforms, &below, &mut pos, m);
                 if open == 0 {
                     break 'outer;
