@@ -307,10 +307,25 @@ class cluster:
     def bisecting_split(
         X: "F[n, d]", x_mean: "F[d]", sample_weight: "F[n]", order: "int64[n]", start: int,
         end: int, centers_inits: "F[n_init, 2, d]", max_iter: int, tol: float, algorithm: str,
-        bisecting_strategy: str, verbose: bool, n_jobs: int | None = None,
-    ) -> "tuple[F[2, d], tuple[float, float], int, int, list[str]]": ...
+        bisecting_strategy: str, verbose: bool, scratch: "F[>= (end-start)*(d+1)] | None" = None,
+        n_jobs: int | None = None,
+    ) -> "tuple[F[2, d], tuple[float, float], int, int, list[str], tuple[float, float]]": ...
         # One bisection of the rows order[start:end] of X - x_mean (centred on the fly): the
         # best of n_init 2-means runs (scikit-learn's rule), then order[start:end] partitioned
         # stably IN PLACE (label 0 first; `order` must be the caller's own array). Returns
-        # (centers, (score_0, score_1), n_left, n_iter, verbose_log_lines); scores are the
-        # halves' inertias ("biggest_inertia") or sizes ("largest_cluster").
+        # (centers, (score_0, score_1), n_left, n_iter, verbose_log_lines, (inertia_0, inertia_1));
+        # scores are the halves' inertias ("biggest_inertia") or sizes ("largest_cluster"). `scratch` (writable,
+        # C-contiguous, X's dtype) receives the centred copy of a non-contiguous range instead
+        # of a fresh allocation (one buffer per fit; its contents are not used afterwards).
+    @staticmethod
+    def bisecting_mean(X: "F[n, d]", n_jobs: int | None = None) -> "F[d]": ...
+        # numpy's X.mean(axis=0) bit for bit for C-contiguous X with d >= 2 (rows added in order).
+    @staticmethod
+    def bisecting_choice(
+        sample_weight: "F[n]", order: "int64[n]", start: int, end: int, uniforms: "float64[r]",
+        found: "list[int]", size: int,
+    ) -> "list[int]": ...
+        # One round of numpy's RandomState.choice(m, size, replace=False, p=w / w.sum()) loop on
+        # w = sample_weight[order[start:end]]: for each uniform (drawn by the caller with numpy's
+        # random_sample(size - len(found))), cdf.searchsorted(x, side="right"), the positions in
+        # `found` having probability 0. First round (found empty): numpy's ValueErrors on p.

@@ -5,7 +5,9 @@ initialisation is drawn here with numpy, so the random stream is scikit-learn's.
 never copied: the estimator keeps one permutation of the row indices in which every leaf owns
 a contiguous range (ascending, the order of scikit-learn's ``X[indices]``), and each bisection
 is one Rust call (``bisecting_split``) that runs the 2-means on the rows of one range, read in
-place, and partitions that range (label 0 first).
+place, and partitions that range (label 0 first). The rows of a leaf other than the root are
+copied (centred) once per bisection into one scratch buffer allocated by numpy once per fit,
+so the copies reuse memory already mapped.
 """
 
 from numbers import Integral
@@ -15,6 +17,7 @@ import scipy.sparse as sp
 
 from rml import _rml
 from rml.cluster._kmeans import _BaseKMeans, _native_f
+from rml.utils._bisecting import assert_all_finite_X
 from rml.utils._kmeans import (
     Interval,
     StrOptions,
@@ -43,10 +46,11 @@ class _BisectingTree:
         self.left = None
         self.right = None
 
-    def split(self, n_left, centers, scores):
+    def split(self, n_left, centers, scores, inertias):
         mid = self.start + n_left
         self.left = _BisectingTree(center=centers[0], start=self.start, end=mid, score=scores[0])
         self.right = _BisectingTree(center=centers[1], start=mid, end=self.end, score=scores[1])
+        self.left.inertia, self.right.inertia = inertias
 
     def get_cluster_to_bisect(self):
         max_score = None
@@ -155,6 +159,29 @@ class BisectingKMeans(_BaseKMeans):
         self.algorithm = algorithm
         self.bisecting_strategy = bisecting_strategy
 
+    def _random_seeds(self, sample_weight, start, end):
+        """``self._random_state.choice(m, 2, replace=False, p=w / w.sum())`` with ``w`` the
+        weights of the rows ``self._order[start:end]`` (scikit-learn's random init of a leaf),
+        returning the same positions and consuming the same random numbers.
+
+        numpy's sampling loop is reproduced here: each round draws its uniforms with
+        ``random_sample`` (what ``choice`` calls, in the same order), and the ``O(m)`` part of
+        the round (``p``, numpy's checks of it, the cdf and ``searchsorted``) runs natively on
+        the weights in place, without the ``O(m)`` temporary arrays of ``choice``.
+        """
+        size = 2
+        found = []
+        while len(found) < size:
+            x = self._random_state.random_sample(size - len(found))
+            new = _native.bisecting_choice(
+                sample_weight, self._order, start, end, x, found, size
+            )
+            # np.unique(new, return_index=True), indices sorted: first occurrences, in order
+            for v in new:
+                if v not in found:
+                    found.append(v)
+        return np.asarray(found, dtype=np.int64)
+
     def _bisect(self, X, sample_weight, cluster_to_bisect):
         """Split one leaf: ``n_init`` initialisations (numpy's stream, as scikit-learn), then
         one native call that runs the 2-means runs on the leaf's rows in place, keeps the best
@@ -165,18 +192,16 @@ class BisectingKMeans(_BaseKMeans):
         """
         start, end = cluster_to_bisect.start, cluster_to_bisect.end
         indices = self._order[start:end]
-        sw_leaf = sample_weight[indices]
         X_leaf = None
         inits = []
         for _ in range(self.n_init):
             if isinstance(self.init, str) and self.init == "random":
                 # scikit-learn's _init_centroids(init="random") on X[indices], without the copy
-                seeds = self._random_state.choice(
-                    end - start, size=2, replace=False, p=sw_leaf / sw_leaf.sum()
-                )
+                seeds = self._random_seeds(sample_weight, start, end)
                 inits.append(X[indices[seeds]] - self._X_mean)
             else:
                 if X_leaf is None:
+                    sw_leaf = sample_weight[indices]
                     X_leaf = X[indices] - self._X_mean
                     x_squared_norms = row_norms(X_leaf, squared=True)
                 inits.append(
@@ -190,7 +215,15 @@ class BisectingKMeans(_BaseKMeans):
                     )
                 )
         centers_inits = np.ascontiguousarray(np.stack(inits), dtype=X.dtype)
-        centers, scores, n_left, _, log = _native.bisecting_split(
+        scratch = None
+        if end - start < X.shape[0] and self._inner_algorithm == "lloyd" and not self.verbose:
+            # The leaf's rows are copied (centred) into one buffer reused by every later
+            # bisection: sized for the largest leaf, allocated once per fit.
+            if self._scratch is None:
+                largest = max(leaf.end - leaf.start for leaf in self._bisecting_tree.iter_leaves())
+                self._scratch = np.empty(largest * (X.shape[1] + 1), dtype=X.dtype)
+            scratch = self._scratch
+        centers, scores, n_left, _, log, inertias = _native.bisecting_split(
             X,
             self._X_mean,
             sample_weight,
@@ -203,6 +236,7 @@ class BisectingKMeans(_BaseKMeans):
             self._inner_algorithm,
             self.bisecting_strategy,
             bool(self.verbose),
+            scratch,
         )
         for line in log:
             print(line)
@@ -210,7 +244,7 @@ class BisectingKMeans(_BaseKMeans):
             print(f"New centroids from bisection: {centers}")
         if self.bisecting_strategy == "largest_cluster":
             scores = (int(scores[0]), int(scores[1]))
-        cluster_to_bisect.split(n_left, centers, scores)
+        cluster_to_bisect.split(n_left, centers, scores, inertias)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
@@ -237,8 +271,26 @@ class BisectingKMeans(_BaseKMeans):
             )
         # X is only read (the centring is done on the fly), so it is never copied nor
         # modified, whatever copy_x says.
-        X = validate_data(self, X, dtype=[np.float64, np.float32], order="C", copy=False)
+        # The finiteness check is folded into the native mean below (one pass over X instead
+        # of two): a NaN or inf entry makes its column's sum non-finite, and a non-finite sum
+        # sends X through scikit-learn's own check (its error, or no error on an overflow).
+        X = validate_data(
+            self,
+            X,
+            dtype=[np.float64, np.float32],
+            order="C",
+            copy=False,
+            ensure_all_finite=False,
+        )
         X = _native_f(X, X.dtype)
+        if X.shape[1] >= 2 and X.flags.c_contiguous:
+            # numpy's X.mean(axis=0), bit for bit (rows added in order), in parallel
+            X_mean = _native.bisecting_mean(X)
+            if not np.isfinite(X_mean).all():
+                assert_all_finite_X(X, self)
+        else:
+            assert_all_finite_X(X, self)
+            X_mean = X.mean(axis=0)
         self._check_params_vs_input(X)
         self._random_state = check_random_state(self.random_state)
         sample_weight = _native_f(_check_sample_weight(sample_weight, X, dtype=X.dtype), X.dtype)
@@ -248,10 +300,11 @@ class BisectingKMeans(_BaseKMeans):
         else:
             self._inner_algorithm = "elkan"
 
-        self._X_mean = X.mean(axis=0)
+        self._X_mean = X_mean
         # The root's centre is only used when it stays a leaf (n_clusters=1).
         root_center = (X - self._X_mean).mean(axis=0) if self.n_clusters == 1 else None
         self._order = np.arange(X.shape[0], dtype=np.int64)
+        self._scratch = None
         try:
             self._bisecting_tree = _BisectingTree(
                 center=root_center, start=0, end=X.shape[0], score=0
@@ -267,11 +320,20 @@ class BisectingKMeans(_BaseKMeans):
                 self.cluster_centers_[i] = cluster_node.center
                 cluster_node.label = i
         finally:
-            del self._order
+            del self._order, self._scratch
         self.cluster_centers_ += self._X_mean
-        self.inertia_ = _native.kmeans_inertia(
-            X, sample_weight, self.cluster_centers_, self.labels_, None
-        )
+        if self.n_clusters == 1:
+            self.inertia_ = _native.kmeans_inertia(
+                X, sample_weight, self.cluster_centers_, self.labels_, None
+            )
+        else:
+            # The leaves' inertias, computed by their bisections on the centred rows: the
+            # same quantity as scikit-learn's final pass over X (equal within rounding,
+            # ~1e-15 relative), without that pass.
+            inertia = 0.0
+            for cluster_node in self._bisecting_tree.iter_leaves():
+                inertia += cluster_node.inertia
+            self.inertia_ = inertia
         self._n_features_out = self.cluster_centers_.shape[0]
         return self
 

@@ -25,12 +25,18 @@
 //! Every pass is parallel over fixed blocks of rows and reduced in block order: results are
 //! bit-identical for every number of threads.
 
+mod seeds;
 mod two;
+
+pub use seeds::choice_positions;
 
 use crate::kmeans::{self, Algorithm, CenterSums, KMeansParams};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 use rml_core::{ensure, ensure_param, Cancel, Float, RmlResult};
+
+/// Rows ahead of the current one whose lines the gather of a leaf's rows requests.
+const GATHER_AHEAD: usize = 8;
 
 /// Which leaf the tree splits next (scikit-learn's `bisecting_strategy`); decides which score
 /// [`split`] returns for the two halves.
@@ -75,6 +81,9 @@ pub struct Split<F> {
     pub centers: Array2<F>,
     /// Score of each half (inertia or size, by [`Strategy`]).
     pub scores: [f64; 2],
+    /// Inertia of each half, `Σ w ||x - c||²` over its rows (centred as given), whatever the
+    /// strategy: the caller sums its leaves' to get the final inertia without another pass.
+    pub inertias: [f64; 2],
     /// Rows labelled 0; after the call they are the first `n_left` entries of the range.
     pub n_left: usize,
     /// Inertia of the kept run.
@@ -112,6 +121,24 @@ pub fn split<F: Float>(
     params: &SplitParams,
     cancel: &Cancel,
 ) -> RmlResult<Split<F>> {
+    split_with_scratch(x, x_mean, sample_weight, indices, centers_inits, params, None, cancel)
+}
+
+/// [`split`], with the centred copy of the rows (when they are not one contiguous run of `x`)
+/// written into `scratch` instead of a new allocation: `scratch` must hold at least
+/// `|indices| · (d + 1)` values (the rows, then their weights). A caller that bisects many
+/// clusters passes the same buffer every time, so the copies reuse memory already mapped.
+#[allow(clippy::too_many_arguments)]
+pub fn split_with_scratch<F: Float>(
+    x: ArrayView2<F>,
+    x_mean: ArrayView1<F>,
+    sample_weight: ArrayView1<F>,
+    indices: &mut [usize],
+    centers_inits: ArrayView3<F>,
+    params: &SplitParams,
+    scratch: Option<&mut [F]>,
+    cancel: &Cancel,
+) -> RmlResult<Split<F>> {
     let (n, d) = x.dim();
     let m = indices.len();
     ensure_param!(params.max_iter >= 1, "max_iter must be >= 1, got {}", params.max_iter);
@@ -126,43 +153,70 @@ pub fn split<F: Float>(
     ensure!(x_mean.len() == d, "x_mean has {} entries, expected {d}", x_mean.len());
     ensure!(m >= 2, "n_samples={m} should be >= n_clusters=2.");
     ensure!(indices.iter().all(|&i| i < n), "row index out of range");
+    let need = rml_core::size::checked_elems(m, d.checked_add(1).ok_or_else(|| rml_core::RmlError::Internal("d overflows".into()))?, "scratch")?;
+    if let Some(s) = &scratch {
+        ensure!(s.len() >= need, "scratch has {} values, expected at least {need}", s.len());
+    }
     let x = x.as_standard_layout();
     let xs = x.as_slice().expect("standard layout");
-    let sw = sample_weight.to_vec();
+    let sw_owned;
+    let sw: &[F] = match sample_weight.as_slice() {
+        Some(s) => s,
+        None => {
+            sw_owned = sample_weight.to_vec();
+            &sw_owned
+        }
+    };
     let mu = x_mean.to_vec();
     let slow = params.verbose || params.algorithm == Algorithm::Elkan;
-    // Rows that are not one contiguous run are gathered (centred) once into a contiguous
-    // copy, as scikit-learn's `X[indices]`: the passes then stream memory instead of paying
-    // a cache miss per row, pass after pass.
+    // The fast path runs on the cluster's rows stored contiguously: a run of X read in place
+    // (the root), or the rows gathered (centred) once into a contiguous copy, as
+    // scikit-learn's `X[indices]`, so that the passes stream memory.
     let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
-    let copied = if slow || contiguous {
+    let mut owned: Vec<F>;
+    let zero = vec![F::zero(); d];
+    let rows: Option<(&[F], &[F], &[F])> = if slow {
         None
+    } else if contiguous {
+        let s = indices[0];
+        Some((&xs[s * d..(s + m) * d], &sw[s..s + m], &mu[..]))
     } else {
-        let mut xc = rml_core::size::try_zeroed_vec::<F>(m, d.max(1), "copy of the cluster's rows")?;
+        let buf: &mut [F] = match scratch {
+            Some(s) => &mut s[..need],
+            None => {
+                owned = rml_core::size::try_zeroed_vec::<F>(need, 1, "copy of the cluster's rows")?;
+                &mut owned[..]
+            }
+        };
+        let (xc, swc) = buf.split_at_mut(m * d);
         if d > 0 {
+            let idx = &*indices;
             xc.par_chunks_mut(1024 * d).enumerate().for_each(|(b, out)| {
                 for (t, o) in out.chunks_exact_mut(d).enumerate() {
-                    let i = indices[b * 1024 + t];
+                    let i = idx[b * 1024 + t];
+                    // The rows are ascending but not adjacent: request the row GATHER_AHEAD
+                    // positions ahead (the hardware prefetcher does not see it coming).
+                    if let Some(&ahead) = idx.get(b * 1024 + t + GATHER_AHEAD) {
+                        two::prefetch_row(xs, d, ahead);
+                    }
                     for ((v, &a), &mm) in o.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&mu) {
                         *v = a - mm;
                     }
                 }
             });
         }
-        let swc: Vec<F> = indices.iter().map(|&i| sw[i]).collect();
-        let ic: Vec<usize> = (0..m).collect();
-        Some((xc, swc, ic, vec![F::zero(); d]))
+        for (o, &i) in swc.iter_mut().zip(indices.iter()) {
+            *o = sw[i];
+        }
+        Some((&*xc, &*swc, &zero[..]))
     };
     let mut best: Option<Run<F>> = None;
     let mut log = Vec::new();
     for init in centers_inits.outer_iter() {
         cancel.check()?;
-        let mut run = if slow {
-            run_kmeans(x.view(), &mu, &sw, indices, init, params, cancel)?
-        } else if let Some((xc, swc, ic, zero)) = &copied {
-            run_lloyd(xc, d, zero, swc, ic, init, params, cancel)?
-        } else {
-            run_lloyd(xs, d, &mu, &sw, indices, init, params, cancel)?
+        let mut run = match rows {
+            Some((xr, swr, mur)) => run_lloyd(xr, d, mur, swr, init, params, cancel)?,
+            None => run_kmeans(x.view(), &mu, sw, indices, init, params, cancel)?,
         };
         log.append(&mut run.log);
         let better = match &best {
@@ -191,7 +245,39 @@ pub fn split<F: Float>(
         Strategy::BiggestInertia => best.per_label,
         Strategy::LargestCluster => [best.counts[0] as f64, best.counts[1] as f64],
     };
-    Ok(Split { centers: best.centers, scores, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log })
+    Ok(Split { centers: best.centers, scores, inertias: best.per_label, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log })
+}
+
+/// numpy's `X.mean(axis=0)` (scikit-learn's `X_mean`) for `d >= 2`: numpy's axis-0 reduction
+/// of a C-contiguous array adds the rows one after another, so each column is the sequential
+/// sum over the rows in `F`, divided by `n` in `F`. One pass over X, split between the
+/// threads by groups of columns whole cache lines wide (each column's order of additions
+/// unchanged): the same bits for any number of threads. For `d < 2` numpy sums pairwise; the
+/// caller uses numpy there.
+pub fn column_mean<F: Float>(x: ArrayView2<F>, cancel: &Cancel) -> RmlResult<Array1<F>> {
+    let (n, d) = x.dim();
+    ensure!(d >= 2, "column_mean needs at least 2 columns, got {d}");
+    ensure!(n >= 1, "column_mean needs at least 1 row");
+    cancel.check()?;
+    let x = x.as_standard_layout();
+    let xs = x.as_slice().expect("standard layout");
+    let line = (64 / std::mem::size_of::<F>()).max(1);
+    let per = d.div_ceil(rayon::current_num_threads().max(1)).div_ceil(line) * line;
+    let groups: Vec<Vec<F>> = (0..d.div_ceil(per))
+        .into_par_iter()
+        .map(|g| {
+            let (lo, hi) = (g * per, (g * per + per).min(d));
+            let mut acc = vec![F::zero(); hi - lo];
+            for row in xs.chunks_exact(d) {
+                for (a, &v) in acc.iter_mut().zip(&row[lo..hi]) {
+                    *a = *a + v;
+                }
+            }
+            acc
+        })
+        .collect();
+    let nf = F::from_f64(n as f64);
+    Ok(Array1::from_iter(groups.into_iter().flatten().map(|s| s / nf)))
 }
 
 /// scikit-learn's `_average_centers` for two centres whose weights are both non-zero in `f64`
@@ -230,17 +316,18 @@ fn gather<F: Float>(x: ArrayView2<F>, mu: &[F], sw: &[F], indices: &[usize]) -> 
 }
 
 #[allow(clippy::too_many_arguments)]
+/// The 2-means run on the `sw.len()` rows of `xs` (contiguous, row-major), taken as
+/// `x - mu`.
 fn run_lloyd<F: Float>(
     xs: &[F],
     d: usize,
     mu: &[F],
     sw: &[F],
-    indices: &[usize],
     init: ArrayView2<F>,
     params: &SplitParams,
     cancel: &Cancel,
 ) -> RmlResult<Run<F>> {
-    let m = indices.len();
+    let m = sw.len();
     let hw = two::hw_fma();
     let tol_f = F::from_f64(params.tol);
     let mut centers = init.as_standard_layout().into_owned();
@@ -251,12 +338,13 @@ fn run_lloyd<F: Float>(
         cancel.check()?;
         it = i;
         let pair = two::Pair::new(centers.as_slice().expect("owned"), mu, d, hw);
-        let (sums, weights, changed) = two::iterate(xs, d, sw, indices, &pair, &mut labels);
+        let (sums, weights, changed) = two::iterate(xs, d, sw, &pair, &mut labels);
         let centers_new = if weights[0] == 0.0 || weights[1] == 0.0 {
             // A centre lost all its rows: scikit-learn's relocation, on a copy of the rows.
-            let x = ndarray::ArrayView2::from_shape((xs.len() / d.max(1), d), xs)
+            let x = ndarray::ArrayView2::from_shape((m, d), &xs[..m * d])
                 .map_err(|e| rml_core::RmlError::Internal(e.to_string()))?;
-            let (xsub, swsub) = gather(x, mu, sw, indices)?;
+            let all: Vec<usize> = (0..m).collect();
+            let (xsub, swsub) = gather(x, mu, sw, &all)?;
             let lab: Vec<i32> = labels.iter().map(|&l| l as i32).collect();
             let cs = CenterSums { sums, weights: weights.to_vec(), n_features: d };
             kmeans::finish_centers(xsub.view(), swsub.view(), centers.view(), &lab, cs)?.0
@@ -276,7 +364,7 @@ fn run_lloyd<F: Float>(
     }
     cancel.check()?;
     let pair = two::Pair::new(centers.as_slice().expect("owned"), mu, d, hw);
-    let fin = two::finalize(xs, d, sw, indices, &pair, centers.as_slice().expect("owned"), &mut labels, !strict);
+    let fin = two::finalize(xs, d, sw, &pair, centers.as_slice().expect("owned"), &mut labels, !strict);
     Ok(Run {
         centers,
         labels,
@@ -309,8 +397,7 @@ fn run_kmeans<F: Float>(
     .check()?;
     let r = kp.fit_from(xsub.view(), swsub.view(), init, cancel)?;
     let mut per_label = [0.0; 2];
-    let wanted = if params.strategy == Strategy::BiggestInertia { 2 } else { 0 };
-    for (j, p) in per_label.iter_mut().enumerate().take(wanted) {
+    for (j, p) in per_label.iter_mut().enumerate() {
         *p = kmeans::inertia(xsub.view(), swsub.view(), r.centers.view(), &r.labels, Some(j as i32), cancel)?;
     }
     let labels: Vec<u8> = r.labels.iter().map(|&l| l as u8).collect();

@@ -179,3 +179,75 @@ fn bad_input_is_an_error_not_a_panic() {
     let empty = Array3::<f64>::zeros((0, 2, 3));
     assert!(split(x.view(), zeros(&x).view(), w.view(), &mut ok, empty.view(), &p, &c).is_err());
 }
+
+
+#[test]
+fn column_mean_is_the_sequential_sum_for_any_thread_count() {
+    for &(n, d) in &[(1usize, 2usize), (37, 3), (1000, 17), (4099, 33)] {
+        let (x, _) = data::<f64>(n, d, n as u64);
+        let mut naive = vec![0.0f64; d];
+        for r in x.rows() {
+            for (a, &v) in naive.iter_mut().zip(r) {
+                *a += v;
+            }
+        }
+        let naive: Vec<f64> = naive.iter().map(|s| s / n as f64).collect();
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+            let got = pool.install(|| column_mean(x.view(), &Cancel::new()).unwrap());
+            assert_eq!(got.to_vec(), naive, "n={n} d={d} threads={threads}");
+        }
+        let (x32, _) = data::<f32>(n, d, 3);
+        let mut s32 = vec![0.0f32; d];
+        for r in x32.rows() {
+            for (a, &v) in s32.iter_mut().zip(r) {
+                *a += v;
+            }
+        }
+        let got = column_mean(x32.view(), &Cancel::new()).unwrap();
+        assert_eq!(got.to_vec(), s32.iter().map(|s| s / n as f32).collect::<Vec<_>>());
+    }
+    let (x, _) = data::<f64>(10, 1, 1);
+    assert!(column_mean(x.view(), &Cancel::new()).is_err());
+}
+
+#[test]
+fn choice_positions_follow_numpys_cdf_and_checks() {
+    let w = [9.0f64, 1.0, 1.0, 1.0, 1.0, 9.0];
+    let idx = [1usize, 2, 3, 4]; // weights 1, 1, 1, 1: cdf 0.25, 0.5, 0.75, 1
+    assert_eq!(choice_positions(&w, &idx, &[0.3, 0.5, 0.0, 0.999], &[], 2).unwrap(), vec![1, 2, 0, 3]);
+    // position 1 found: p = (1, 0, 1, 1) / 4, cdf = (1/3, 1/3, 2/3, 1)
+    assert_eq!(choice_positions(&w, &idx, &[0.4, 0.2], &[1], 2).unwrap(), vec![2, 0]);
+    let msg = |w: &[f64], size| match choice_positions(w, &[0, 1, 2], &[0.5], &[], size) {
+        Err(rml_core::RmlError::InvalidParameter(m)) => m,
+        other => panic!("expected an error, got {other:?}"),
+    };
+    assert_eq!(msg(&[1.0, -1.0, 2.0], 2), "probabilities are not non-negative");
+    assert_eq!(msg(&[1.0, f64::NAN, 2.0], 2), "probabilities contain NaN");
+    assert_eq!(msg(&[1.0, 0.0, 0.0], 2), "Fewer non-zero entries in p than size");
+    assert_eq!(msg(&[1.0, 1.0, 1.0], 4), "Cannot take a larger sample than population when 'replace=False'");
+    // the checks run in the first round only (numpy validates p once)
+    assert_eq!(choice_positions(&[1.0f64, 0.0, 1.0], &[0, 1, 2], &[0.9], &[0], 2).unwrap(), vec![2]);
+    assert!(choice_positions(&w, &[0, 99], &[0.5], &[], 2).is_err());
+}
+
+#[test]
+fn scratch_buffer_gives_the_same_split_and_is_checked() {
+    let (x, w) = data::<f64>(3000, 12, 5);
+    let mu = mean_of(&x);
+    let order: Vec<usize> = (0..3000).filter(|i| i % 3 != 1).collect();
+    let ini = inits(&x, &order, &[(3, 500)]);
+    let p = params(Algorithm::Lloyd, Strategy::BiggestInertia);
+    let mut o1 = order.clone();
+    let a = split(x.view(), mu.view(), w.view(), &mut o1, ini.view(), &p, &Cancel::new()).unwrap();
+    let mut o2 = order.clone();
+    let mut scratch = vec![f64::NAN; order.len() * 13 + 7];
+    let b = split_with_scratch(x.view(), mu.view(), w.view(), &mut o2, ini.view(), &p, Some(&mut scratch), &Cancel::new()).unwrap();
+    assert_eq!(o1, o2);
+    assert_eq!(a.centers, b.centers);
+    assert_eq!(a.inertias, b.inertias);
+    assert_eq!(a.n_left, b.n_left);
+    let mut small = vec![0.0; order.len() * 13 - 1];
+    let mut o3 = order.clone();
+    assert!(split_with_scratch(x.view(), mu.view(), w.view(), &mut o3, ini.view(), &p, Some(&mut small), &Cancel::new()).is_err());
+}

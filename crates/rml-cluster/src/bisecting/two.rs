@@ -1,6 +1,6 @@
-//! The 2-means passes of a bisection: rows gathered through an index array (the cluster's
-//! rows, ascending), scores with the K-means assignment arithmetic, fixed-order block
-//! reductions.
+//! The 2-means passes of a bisection over the cluster's rows stored contiguously (a range of
+//! X read in place, or the centred copy of the rows): scores with the K-means assignment
+//! arithmetic, fixed-order block reductions.
 //!
 //! ## Label decision (the same arithmetic as `kmeans::lloyd_pass`)
 //! For `d > SMALL_D` the score of centre `j` is `fma(-2, dot_j, ||c_j||²)` where `dot_j` is a
@@ -12,10 +12,12 @@
 //! the input dtype (`kmeans::row_sq_norms`).
 //!
 //! ## Reductions
-//! Rows are processed in blocks of [`BLOCK_ROWS`] positions of the cluster (a constant);
-//! each block accumulates in row order from zero, blocks are merged in block order, so the
-//! result is bit-identical for any number of threads and equal to what the K-means kernels
-//! give on the copied subset `X[indices]`.
+//! Rows are processed in blocks of [`BLOCK_ROWS`] rows of the cluster (a constant); each
+//! block accumulates in row order from zero, blocks are merged in block order, so the result
+//! is bit-identical for any number of threads and equal to what the K-means kernels give on
+//! the copied subset `X[indices]`. Within a block, the per-centre sums are accumulated 64 rows
+//! at a time: the rows of each label are added in row order into accumulators held in
+//! registers (16 features at a time), the same additions in the same order as row by row.
 
 #![allow(clippy::needless_range_loop, clippy::too_many_arguments)]
 
@@ -36,6 +38,8 @@ pub(crate) struct Pair<F> {
     d: usize,
     use_fma: bool,
     hw_fma: bool,
+    /// `mu` is all +0.0 (the rows are a centred copy): the subtraction is the identity.
+    centred: bool,
 }
 
 /// Whether the CPU has hardware FMA (then the FMA chain runs in a function compiled for it).
@@ -62,7 +66,9 @@ impl<F: Float> Pair<F> {
             inter.push(c1[f]);
         }
         let (n0, n1) = (norm(&c0), norm(&c1));
-        Self { mu: mu[..d].to_vec(), inter, c0, c1, n0, n1, d, use_fma: d > SMALL_D, hw_fma: hw }
+        // +0.0 only: x - (+0.0) is x for every x, x - (-0.0) is not for x = -0.0.
+        let centred = mu[..d].iter().all(|&m| m == F::zero() && m.is_sign_positive());
+        Self { mu: mu[..d].to_vec(), inter, c0, c1, n0, n1, d, use_fma: d > SMALL_D, hw_fma: hw, centred }
     }
 
     /// Label of one row (scalar; the reference the 4-row kernels agree with bit for bit).
@@ -147,27 +153,29 @@ pub(crate) struct FinalBlock {
     pub counts: [usize; 2],
 }
 
-/// Rows ahead of the current one whose cache lines are requested (the rows of a leaf are
-/// ascending but not adjacent, so the hardware prefetcher does not see them coming).
-const PREFETCH: usize = 16;
-
+/// Requests the cache lines of row `i` of `xs` (`d` features); a no-op past the end.
 #[inline(always)]
-fn prefetch_row<F>(xs: &[F], d: usize, i: usize) {
+pub(crate) fn prefetch_row<F>(xs: &[F], d: usize, i: usize) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = d * std::mem::size_of::<F>();
-        let p = xs[i * d..].as_ptr() as *const i8;
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: prefetch never faults; the address is inside (or one line past) the row.
-            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
-            off += 64;
+        if let Some(row) = xs.get(i * d..(i + 1) * d) {
+            let p = row.as_ptr() as *const i8;
+            let bytes = std::mem::size_of_val(row);
+            let mut off = 0;
+            while off < bytes {
+                // SAFETY: prefetch never faults; the address is inside the row.
+                unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+                off += 64;
+            }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (xs, d, i);
 }
+
+/// Rows ahead of the current eight whose cache lines the AVX2 kernel requests.
+const PREFETCH_ROWS: usize = 16;
 
 /// View `&[F]` as `&[T]` when `F` is `T`.
 fn cast_slice<F: 'static, T: 'static>(s: &[F]) -> Option<&[T]> {
@@ -215,25 +223,29 @@ unsafe fn centred_4x4_transposed(
 /// exact arithmetic of [`Pair::label1`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn labels_f64_avx2(xs: &[f64], d: usize, idx: &[usize], pair: &Pair<f64>, out: &mut [u8]) -> usize {
+unsafe fn labels_f64_avx2(xs: &[f64], d: usize, pair: &Pair<f64>, out: &mut [u8]) -> usize {
     use std::arch::x86_64::*;
-    let n = idx.len();
+    let n = out.len();
+    assert!(n * d <= xs.len());
     let (mu, c0, c1) = (pair.mu.as_ptr(), pair.c0.as_ptr(), pair.c1.as_ptr());
     let m2 = _mm256_set1_pd(-2.0);
     let (n0, n1) = (_mm256_set1_pd(pair.n0), _mm256_set1_pd(pair.n1));
     let full = d / 4 * 4;
     let mut r = 0;
     while r + 8 <= n {
-        if r + 8 + PREFETCH <= n {
-            for q in 0..8 {
-                prefetch_row(xs, d, idx[r + PREFETCH + q]);
-            }
-        }
         let mut p = [std::ptr::null::<f64>(); 8];
         for q in 0..8 {
-            let i = idx[r + q];
-            assert!(i * d + d <= xs.len());
-            p[q] = xs.as_ptr().add(i * d);
+            // In bounds: r + q < n and n * d <= xs.len().
+            p[q] = xs.as_ptr().add((r + q) * d);
+        }
+        {
+            // Request the lines of the rows PREFETCH_ROWS ahead (prefetches never fault).
+            let ahead = xs.as_ptr().wrapping_add((r + PREFETCH_ROWS) * d) as *const i8;
+            let mut off = 0;
+            while off < 8 * d * 8 {
+                _mm_prefetch(ahead.wrapping_add(off), _MM_HINT_T0);
+                off += 64;
+            }
         }
         let (mut a0, mut a1, mut b0, mut b1) =
             (_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd());
@@ -276,65 +288,219 @@ unsafe fn labels_f64_avx2(xs: &[f64], d: usize, idx: &[usize], pair: &Pair<f64>,
     r
 }
 
+/// Labels of the `out.len()` rows of `xs` (row-major, `d` features).
 #[inline(always)]
-fn labels_of<F: Float>(xs: &[F], d: usize, idx: &[usize], pair: &Pair<F>, out: &mut [u8]) {
+fn labels_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, out: &mut [u8]) {
+    let n = out.len();
     let row = |i: usize| &xs[i * d..(i + 1) * d];
     let mut r = 0;
     #[cfg(target_arch = "x86_64")]
     if pair.use_fma && pair.hw_fma {
         if let (Some(x64), Some(p64)) = (cast_slice::<F, f64>(xs), cast_pair(pair)) {
             // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
-            r = unsafe { labels_f64_avx2(x64, d, idx, p64, out) };
+            r = unsafe { labels_f64_avx2(x64, d, p64, out) };
         }
     }
     if pair.use_fma {
-        while r + 4 <= idx.len() {
-            if r + PREFETCH + 4 <= idx.len() {
-                for q in 0..4 {
-                    prefetch_row(xs, d, idx[r + PREFETCH + q]);
-                }
-            }
-            let l = pair.label4_fma([row(idx[r]), row(idx[r + 1]), row(idx[r + 2]), row(idx[r + 3])]);
+        while r + 4 <= n {
+            let l = pair.label4_fma([row(r), row(r + 1), row(r + 2), row(r + 3)]);
             out[r..r + 4].copy_from_slice(&l);
             r += 4;
         }
     }
-    while r < idx.len() {
-        out[r] = pair.label1(row(idx[r]));
+    while r < n {
+        out[r] = pair.label1(row(r));
         r += 1;
     }
 }
 
-/// Label and accumulate one block: `labels` holds the previous labels on entry (anything
-/// not 0/1 counts as changed), the new ones on exit.
+/// Adds `(x[t] - mu) * w[t]` (in `F`, then widened) to `sums` for the rows `t` of `rows`, in
+/// that order, and `Σ w[t]` to `weight` in that order: per feature, the same additions in the
+/// same order as a row-by-row loop, with the accumulators in registers. `C`: `mu` is +0.0
+/// (the subtraction is skipped: `x - 0.0 == x`); `U`: the weights of these rows are all 1
+/// (the product is skipped: `v * 1 == v`). Both give the same bits as the general case.
 #[inline(always)]
-fn iter_block_impl<F: Float>(
+fn accumulate<F: Float, const C: bool, const U: bool>(
     xs: &[F],
     d: usize,
+    mu: &[F],
     sw: &[F],
-    idx: &[usize],
-    pair: &Pair<F>,
-    labels: &mut [u8],
-) -> IterBlock {
+    rows: &[u8],
+    sums: &mut [f64],
+    weight: &mut f64,
+) {
+    #[inline(always)]
+    fn term<F: Float, const C: bool, const U: bool>(x: F, m: F, w: F) -> f64 {
+        let v = if C { x } else { x - m };
+        (if U { v } else { v * w }).as_f64()
+    }
+    const G: usize = 32;
+    const H: usize = 16;
+    let sums = &mut sums[..d];
+    let mu = &mu[..d];
+    let mut g = 0;
+    while g + G <= d {
+        let mut acc = [0.0f64; G];
+        acc.copy_from_slice(&sums[g..g + G]);
+        let m: &[F; G] = mu[g..g + G].try_into().expect("G features");
+        for &t in rows {
+            let t = t as usize;
+            let x: &[F; G] = xs[t * d + g..t * d + g + G].try_into().expect("G features");
+            let w = sw[t];
+            for f in 0..G {
+                acc[f] += term::<F, C, U>(x[f], m[f], w);
+            }
+        }
+        sums[g..g + G].copy_from_slice(&acc);
+        g += G;
+    }
+    while g + H <= d {
+        let mut acc = [0.0f64; H];
+        acc.copy_from_slice(&sums[g..g + H]);
+        let m: &[F; H] = mu[g..g + H].try_into().expect("H features");
+        for &t in rows {
+            let t = t as usize;
+            let x: &[F; H] = xs[t * d + g..t * d + g + H].try_into().expect("H features");
+            let w = sw[t];
+            for f in 0..H {
+                acc[f] += term::<F, C, U>(x[f], m[f], w);
+            }
+        }
+        sums[g..g + H].copy_from_slice(&acc);
+        g += H;
+    }
+    while g + 4 <= d {
+        let mut acc = [0.0f64; 4];
+        acc.copy_from_slice(&sums[g..g + 4]);
+        let m: &[F; 4] = mu[g..g + 4].try_into().expect("4 features");
+        for &t in rows {
+            let t = t as usize;
+            let x: &[F; 4] = xs[t * d + g..t * d + g + 4].try_into().expect("4 features");
+            let w = sw[t];
+            for f in 0..4 {
+                acc[f] += term::<F, C, U>(x[f], m[f], w);
+            }
+        }
+        sums[g..g + 4].copy_from_slice(&acc);
+        g += 4;
+    }
+    for f in g..d {
+        let mut acc = sums[f];
+        for &t in rows {
+            let t = t as usize;
+            acc += term::<F, C, U>(xs[t * d + f], mu[f], sw[t]);
+        }
+        sums[f] = acc;
+    }
+    // Bounds checked once, so that the sum stays in a register.
+    let sw = &sw[..64.min(sw.len())];
+    let mut wsum = *weight;
+    for &t in rows {
+        wsum += sw.get(t as usize).map_or(0.0, |w| w.as_f64());
+    }
+    *weight = wsum;
+}
+
+/// [`accumulate`] with the variant chosen by `centred` and `unit`.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn accumulate_any<F: Float>(
+    centred: bool,
+    unit: bool,
+    xs: &[F],
+    d: usize,
+    mu: &[F],
+    sw: &[F],
+    rows: &[u8],
+    sums: &mut [f64],
+    weight: &mut f64,
+) {
+    match (centred, unit) {
+        (true, true) => accumulate::<F, true, true>(xs, d, mu, sw, rows, sums, weight),
+        (true, false) => accumulate::<F, true, false>(xs, d, mu, sw, rows, sums, weight),
+        (false, true) => accumulate::<F, false, true>(xs, d, mu, sw, rows, sums, weight),
+        (false, false) => accumulate::<F, false, false>(xs, d, mu, sw, rows, sums, weight),
+    }
+}
+
+/// Label and accumulate one block of rows (`labels.len()` rows of `xs`): `labels` holds the
+/// previous labels on entry (anything not 0/1 counts as changed), the new ones on exit.
+#[inline(always)]
+fn iter_block_impl<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
     let mut out = IterBlock { sums: vec![0.0; 2 * d], weights: [0.0; 2], changed: 0 };
     let mut new = [0u8; 64];
-    for (ic, lc) in idx.chunks(64).zip(labels.chunks_mut(64)) {
-        let m = ic.len();
-        labels_of(xs, d, ic, pair, &mut new[..m]);
+    let (mut rows0, mut rows1) = ([0u8; 64], [0u8; 64]);
+    let (s0, s1) = out.sums.split_at_mut(d);
+    for (c, lc) in labels.chunks_mut(64).enumerate() {
+        let m = lc.len();
+        let xc = &xs[c * 64 * d..(c * 64 + m) * d];
+        let swc = &sw[c * 64..c * 64 + m];
+        labels_of(xc, d, pair, &mut new[..m]);
+        let (mut n0, mut n1) = (0, 0);
+        let mut changed = 0;
         for t in 0..m {
-            let i = ic[t];
+            // Branch-free: the labels of neighbouring rows are not predictable.
             let l = new[t];
-            out.changed += (l != lc[t]) as usize;
+            changed += (l != lc[t]) as usize;
             lc[t] = l;
-            let w = sw[i];
-            let s = &mut out.sums[l as usize * d..(l as usize + 1) * d];
-            for ((acc, &v), &m) in s.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
-                *acc += ((v - m) * w).as_f64();
-            }
-            out.weights[l as usize] += w.as_f64();
+            rows0[n0] = t as u8;
+            rows1[n1] = t as u8;
+            n0 += (l == 0) as usize;
+            n1 += (l != 0) as usize;
         }
+        out.changed += changed;
+        let unit = swc.iter().all(|&w| w == F::one());
+        accumulate_any(pair.centred, unit, xc, d, &pair.mu, swc, &rows0[..n0], s0, &mut out.weights[0]);
+        accumulate_any(pair.centred, unit, xc, d, &pair.mu, swc, &rows1[..n1], s1, &mut out.weights[1]);
     }
     out
+}
+
+/// float64 with AVX2: `out[t] = sq_dist_unrolled(x[t] - mu, centers[labels[t]])` for rows
+/// `t` four at a time (lanes = rows; each lane computes scikit-learn's `_euclidean_dense_dense`
+/// order: per group of four features `((d0² + d1²) + d2²) + d3²` added to the running
+/// sum, then the remaining features one by one; multiplies and adds separately rounded, as
+/// the scalar code). Returns the number of rows done (a multiple of 4).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn dists_f64_avx2(xs: &[f64], d: usize, mu: &[f64], centers: &[f64], labels: &[u8], out: &mut [f64]) -> usize {
+    use std::arch::x86_64::*;
+    let n = labels.len();
+    assert!(n * d <= xs.len() && centers.len() >= 2 * d && mu.len() >= d && out.len() >= n);
+    let (c0, c1, mp) = (centers.as_ptr(), centers.as_ptr().add(d), mu.as_ptr());
+    let full = d / 4 * 4;
+    let mut r = 0;
+    while r + 4 <= n {
+        // In bounds: r + 3 < n and n * d <= xs.len().
+        let p = [xs.as_ptr().add(r * d), xs.as_ptr().add((r + 1) * d), xs.as_ptr().add((r + 2) * d), xs.as_ptr().add((r + 3) * d)];
+        // all ones in the lanes of the rows labelled 1 (labels are 0 or 1)
+        let lane = |q: usize| -((labels[r + q] & 1) as i64);
+        let mask = _mm256_castsi256_pd(_mm256_set_epi64x(lane(3), lane(2), lane(1), lane(0)));
+        let centre = |f: usize| _mm256_blendv_pd(_mm256_broadcast_sd(&*c0.add(f)), _mm256_broadcast_sd(&*c1.add(f)), mask);
+        let mut res = _mm256_setzero_pd();
+        let mut f = 0;
+        while f < full {
+            let v = centred_4x4_transposed(p, f, _mm256_loadu_pd(mp.add(f)));
+            let d0 = _mm256_sub_pd(v[0], centre(f));
+            let d1 = _mm256_sub_pd(v[1], centre(f + 1));
+            let d2 = _mm256_sub_pd(v[2], centre(f + 2));
+            let d3 = _mm256_sub_pd(v[3], centre(f + 3));
+            let s01 = _mm256_add_pd(_mm256_mul_pd(d0, d0), _mm256_mul_pd(d1, d1));
+            let s012 = _mm256_add_pd(s01, _mm256_mul_pd(d2, d2));
+            res = _mm256_add_pd(res, _mm256_add_pd(s012, _mm256_mul_pd(d3, d3)));
+            f += 4;
+        }
+        while f < d {
+            let m = *mp.add(f);
+            let v = _mm256_set_pd(*p[3].add(f) - m, *p[2].add(f) - m, *p[1].add(f) - m, *p[0].add(f) - m);
+            let dd = _mm256_sub_pd(v, centre(f));
+            res = _mm256_add_pd(res, _mm256_mul_pd(dd, dd));
+            f += 1;
+        }
+        _mm256_storeu_pd(out.as_mut_ptr().add(r), res);
+        r += 4;
+    }
+    r
 }
 
 #[inline(always)]
@@ -342,44 +508,59 @@ fn final_block_impl<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
     if relabel {
-        for (ic, lc) in idx.chunks(64).zip(labels.chunks_mut(64)) {
-            labels_of(xs, d, ic, pair, lc);
+        for (c, lc) in labels.chunks_mut(64).enumerate() {
+            let m = lc.len();
+            labels_of(&xs[c * 64 * d..(c * 64 + m) * d], d, pair, lc);
         }
     }
     let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
     let mut row = vec![F::zero(); d];
-    for (&i, &l) in idx.iter().zip(labels.iter()) {
-        let l = l as usize;
-        for ((r, &v), &m) in row.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&pair.mu) {
-            *r = v - m;
+    let mut dist = [F::zero(); 64];
+    for (c, lc) in labels.chunks(64).enumerate() {
+        let m = lc.len();
+        let xc = &xs[c * 64 * d..(c * 64 + m) * d];
+        let mut done = 0;
+        #[cfg(target_arch = "x86_64")]
+        if pair.hw_fma {
+            if let (Some(x64), Some(mu64), Some(c64)) =
+                (cast_slice::<F, f64>(xc), cast_slice::<F, f64>(&pair.mu), cast_slice::<F, f64>(centers))
+            {
+                let mut d64 = [0.0f64; 64];
+                // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
+                done = unsafe { dists_f64_avx2(x64, d, mu64, c64, lc, &mut d64) };
+                for (o, &v) in dist.iter_mut().zip(&d64[..done]) {
+                    *o = F::from_f64(v);
+                }
+            }
         }
-        let dist = sq_dist_unrolled(&row, &centers[l * d..(l + 1) * d]);
-        let v = (dist * sw[i]).as_f64();
-        out.inertia += v;
-        out.per_label[l] += v;
-        out.counts[l] += 1;
+        for t in done..m {
+            let l = lc[t] as usize;
+            for ((r, &v), &mm) in row.iter_mut().zip(&xc[t * d..(t + 1) * d]).zip(&pair.mu) {
+                *r = v - mm;
+            }
+            dist[t] = sq_dist_unrolled(&row, &centers[l * d..(l + 1) * d]);
+        }
+        for t in 0..m {
+            let l = lc[t] as usize;
+            let v = (dist[t] * sw[c * 64 + t]).as_f64();
+            out.inertia += v;
+            out.per_label[l] += v;
+            out.counts[l] += 1;
+        }
     }
     out
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn iter_block_fma<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    idx: &[usize],
-    pair: &Pair<F>,
-    labels: &mut [u8],
-) -> IterBlock {
-    iter_block_impl(xs, d, sw, idx, pair, labels)
+unsafe fn iter_block_fma<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
+    iter_block_impl(xs, d, sw, pair, labels)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -389,22 +570,21 @@ unsafe fn final_block_fma<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
-    final_block_impl(xs, d, sw, idx, pair, centers, labels, relabel)
+    final_block_impl(xs, d, sw, pair, centers, labels, relabel)
 }
 
-fn iter_block<F: Float>(xs: &[F], d: usize, sw: &[F], idx: &[usize], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
+fn iter_block<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
     #[cfg(target_arch = "x86_64")]
     if pair.hw_fma {
         // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
-        return unsafe { iter_block_fma(xs, d, sw, idx, pair, labels) };
+        return unsafe { iter_block_fma(xs, d, sw, pair, labels) };
     }
-    iter_block_impl(xs, d, sw, idx, pair, labels)
+    iter_block_impl(xs, d, sw, pair, labels)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -412,7 +592,6 @@ fn final_block<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
@@ -421,25 +600,24 @@ fn final_block<F: Float>(
     #[cfg(target_arch = "x86_64")]
     if pair.hw_fma {
         // SAFETY: as above.
-        return unsafe { final_block_fma(xs, d, sw, idx, pair, centers, labels, relabel) };
+        return unsafe { final_block_fma(xs, d, sw, pair, centers, labels, relabel) };
     }
-    final_block_impl(xs, d, sw, idx, pair, centers, labels, relabel)
+    final_block_impl(xs, d, sw, pair, centers, labels, relabel)
 }
 
-/// One Lloyd E-step over the cluster's rows with the per-centre sums of the M-step:
+/// One Lloyd E-step over the cluster's rows (the `labels.len()` rows of `xs`, weights `sw`)
+/// with the per-centre sums of the M-step:
 /// `(Σ w x per centre (2 d), Σ w per centre, rows whose label changed)`.
-pub(crate) fn iterate<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    idx: &[usize],
-    pair: &Pair<F>,
-    labels: &mut [u8],
-) -> (Vec<f64>, [f64; 2], usize) {
-    let blocks: Vec<IterBlock> = idx
-        .par_chunks(BLOCK_ROWS)
-        .zip(labels.par_chunks_mut(BLOCK_ROWS))
-        .map(|(ic, lc)| iter_block(xs, d, sw, ic, pair, lc))
+pub(crate) fn iterate<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> (Vec<f64>, [f64; 2], usize) {
+    let m = labels.len();
+    let (xs, sw) = (&xs[..m * d], &sw[..m]);
+    let blocks: Vec<IterBlock> = labels
+        .par_chunks_mut(BLOCK_ROWS)
+        .enumerate()
+        .map(|(b, lc)| {
+            let r = b * BLOCK_ROWS;
+            iter_block(&xs[r * d..(r + lc.len()) * d], d, &sw[r..r + lc.len()], pair, lc)
+        })
         .collect();
     let mut sums = vec![0.0f64; 2 * d];
     let mut weights = [0.0f64; 2];
@@ -462,16 +640,20 @@ pub(crate) fn finalize<F: Float>(
     xs: &[F],
     d: usize,
     sw: &[F],
-    idx: &[usize],
     pair: &Pair<F>,
     centers: &[F],
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
-    let blocks: Vec<FinalBlock> = idx
-        .par_chunks(BLOCK_ROWS)
-        .zip(labels.par_chunks_mut(BLOCK_ROWS))
-        .map(|(ic, lc)| final_block(xs, d, sw, ic, pair, centers, lc, relabel))
+    let m = labels.len();
+    let (xs, sw) = (&xs[..m * d], &sw[..m]);
+    let blocks: Vec<FinalBlock> = labels
+        .par_chunks_mut(BLOCK_ROWS)
+        .enumerate()
+        .map(|(b, lc)| {
+            let r = b * BLOCK_ROWS;
+            final_block(&xs[r * d..(r + lc.len()) * d], d, &sw[r..r + lc.len()], pair, centers, lc, relabel)
+        })
         .collect();
     let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
     for b in &blocks {
