@@ -7,6 +7,7 @@ from contextlib import redirect_stdout
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from sklearn import cluster as skc
 from sklearn.datasets import load_digits, load_wine, make_blobs
 from sklearn.metrics import adjusted_rand_score
@@ -253,3 +254,12 @@ def test_inertia_from_the_leaves_matches_a_full_pass():
         direct = float(np.sum(sw * ((X - b.cluster_centers_[b.labels_]) ** 2).sum(axis=1)))
         assert _rel(b.inertia_, a.inertia_) <= 1e-12
         assert _rel(b.inertia_, direct) <= 1e-12
+
+
+def test_sparse_input_is_rejected_with_a_clear_error():
+    X = _blobs(60, 3, 3, 0)
+    with pytest.raises(TypeError, match="Sparse data was passed for BisectingKMeans"):
+        BisectingKMeans(2, random_state=0).fit(sp.csr_matrix(X))
+    est = BisectingKMeans(2, random_state=0).fit(X)
+    with pytest.raises(TypeError, match="Sparse data was passed for BisectingKMeans"):
+        est.predict(sp.csr_matrix(X))

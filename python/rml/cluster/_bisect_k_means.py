@@ -13,7 +13,6 @@ so the copies reuse memory already mapped.
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 
 from rml import _rml
 from rml.cluster._kmeans import _BaseKMeans, _native_f
@@ -264,11 +263,7 @@ class BisectingKMeans(_BaseKMeans):
         self
             Fitted estimator.
         """
-        if sp.issparse(X):
-            raise TypeError(
-                f"Sparse data was passed for {type(self).__name__}, but dense data is "
-                "required by rml. Use X.toarray() to convert to a dense numpy array."
-            )
+        self._reject_sparse(X)
         # X is only read (the centring is done on the fly), so it is never copied nor
         # modified, whatever copy_x says.
         # The finiteness check is folded into the native mean below (one pass over X instead

@@ -215,12 +215,16 @@ class _BaseKMeans(
         self.verbose = verbose
         self.random_state = random_state
 
-    def _validate_fit_data(self, X):
+    def _reject_sparse(self, X):
+        """rml's K-means estimators take dense arrays only: a clear TypeError for sparse X."""
         if sp.issparse(X):
             raise TypeError(
                 f"Sparse data was passed for {type(self).__name__}, but dense data is "
                 "required by rml. Use X.toarray() to convert to a dense numpy array."
             )
+
+    def _validate_fit_data(self, X):
+        self._reject_sparse(X)
         X = validate_data(
             self,
             X,
@@ -279,11 +283,7 @@ class _BaseKMeans(
             )
 
     def _check_test_data(self, X):
-        if sp.issparse(X):
-            raise TypeError(
-                f"Sparse data was passed for {type(self).__name__}, but dense data is "
-                "required by rml. Use X.toarray() to convert to a dense numpy array."
-            )
+        self._reject_sparse(X)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32], order="C")
         return _native_f(X, X.dtype)
 
