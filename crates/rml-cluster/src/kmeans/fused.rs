@@ -639,41 +639,39 @@ impl_blocked!(blocked64, f64, 4, __m256d, _mm256_set1_pd, _mm256_loadu_pd, _mm25
 impl_blocked!(blocked32, f32, 8, __m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps,
     _mm256_storeu_ps, _mm256_setzero_ps, _mm256_cmp_ps, _mm256_min_ps, _mm256_movemask_ps);
 
+/// The kernels' scalar definition (test reference): score `fma(-2, acc, norm)` with one FMA
+/// chain per (row, centre) in feature order, label the first minimum under strict `<`
+/// starting at centre 0. `x` is `n × d` and `c` is `k × d`, both row-major.
+#[cfg(test)]
+pub(crate) fn scalar_labels<F: rml_core::Float>(x: &[F], c: &[F], norms: &[F], k: usize, d: usize) -> Vec<i32> {
+    x.chunks_exact(d)
+        .map(|row| {
+            let score = |j: usize| {
+                let mut acc = F::zero();
+                for f in 0..d {
+                    acc = row[f].mul_add(c[j * d + f], acc);
+                }
+                F::from_f64(-2.0).mul_add(acc, norms[j])
+            };
+            let (mut best, mut bv) = (0usize, score(0));
+            for j in 1..k {
+                let s = score(j);
+                if s < bv {
+                    best = j;
+                    bv = s;
+                }
+            }
+            best as i32
+        })
+        .collect()
+}
+
 #[cfg(all(test, target_arch = "x86_64"))]
 mod tests {
     //! The rows-in-lanes big kernel against the previous register-blocked kernel (bit-exact
     //! oracle) and a scalar reference of the documented arithmetic.
 
-    /// The scalar definition: score `fma(-2, acc, norm)` with one FMA chain per (row, centre)
-    /// in feature order, label the first minimum under strict `<` starting at centre 0.
-    macro_rules! reference {
-        ($name:ident, $t:ty) => {
-            fn $name(x: &[$t], c: &[$t], norms: &[$t], k: usize, d: usize) -> Vec<i32> {
-                x.chunks_exact(d)
-                    .map(|row| {
-                        let score = |j: usize| {
-                            let mut acc: $t = 0.0;
-                            for f in 0..d {
-                                acc = row[f].mul_add(c[j * d + f], acc);
-                            }
-                            (-2.0 as $t).mul_add(acc, norms[j])
-                        };
-                        let (mut best, mut bv) = (0usize, score(0));
-                        for j in 1..k {
-                            let s = score(j);
-                            if s < bv {
-                                best = j;
-                                bv = s;
-                            }
-                        }
-                        best as i32
-                    })
-                    .collect()
-            }
-        };
-    }
-    reference!(reference64, f64);
-    reference!(reference32, f32);
+    use super::scalar_labels;
 
     /// Deterministic values: small integers (many exact ties between centres) or fractions.
     fn values(n: usize, seed: u64, ints: bool) -> Vec<f64> {
@@ -730,8 +728,8 @@ mod tests {
             }
         };
     }
-    check!(check64, f64, k64, blocked64, reference64);
-    check!(check32, f32, k32, blocked32, reference32);
+    check!(check64, f64, k64, blocked64, scalar_labels);
+    check!(check32, f32, k32, blocked32, scalar_labels);
 
     #[test]
     fn big_kernel_is_bit_identical_to_the_blocked_kernel() {

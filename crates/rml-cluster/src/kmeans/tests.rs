@@ -287,26 +287,7 @@ fn scalar_lloyd_pass<F: Float>(x: &Array2<F>, w: &Array1<F>, c: &Array2<F>) -> (
     let (n, d) = x.dim();
     let k = c.nrows();
     let norms = row_sq_norms(c.view());
-    let labels: Vec<i32> = (0..n)
-        .map(|i| {
-            let score = |j: usize| {
-                let mut acc = F::zero();
-                for f in 0..d {
-                    acc = x[[i, f]].mul_add(c[[j, f]], acc);
-                }
-                F::from_f64(-2.0).mul_add(acc, norms[j])
-            };
-            let (mut best, mut bv) = (0usize, score(0));
-            for j in 1..k {
-                let s = score(j);
-                if s < bv {
-                    best = j;
-                    bv = s;
-                }
-            }
-            best as i32
-        })
-        .collect();
+    let labels = fused::scalar_labels(x.as_slice().unwrap(), c.as_slice().unwrap(), &norms, k, d);
     let mut total = CenterSums::zeros(k, d).unwrap();
     for b in 0..n.div_ceil(BLOCK_ROWS) {
         let mut part = CenterSums::zeros(k, d).unwrap();
