@@ -8,41 +8,8 @@
 //! `cdf.searchsorted(x, side="right")` with `cdf = cumsum(p) / cumsum(p)[-1]` (a sequential
 //! cumulative sum and an elementwise division, as numpy computes them).
 
+use crate::kmeans::numpy_pairwise_sum_by;
 use rml_core::{Float, RmlError, RmlResult};
-
-/// numpy's pairwise sum (`np.sum` of a contiguous 1-d array, `kmeans::numpy_pairwise_sum`)
-/// of `get(lo..lo + n)`, in `F`.
-fn pairwise_sum_by<F: Float>(get: &impl Fn(usize) -> F, lo: usize, n: usize) -> F {
-    if n < 8 {
-        let mut res = F::zero();
-        for i in lo..lo + n {
-            res = res + get(i);
-        }
-        res
-    } else if n <= 128 {
-        let mut r = [F::zero(); 8];
-        for (j, v) in r.iter_mut().enumerate() {
-            *v = get(lo + j);
-        }
-        let mut i = 8;
-        while i < n - (n % 8) {
-            for (j, v) in r.iter_mut().enumerate() {
-                *v = *v + get(lo + i + j);
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        while i < n {
-            res = res + get(lo + i);
-            i += 1;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum_by(get, lo, n2) + pairwise_sum_by(get, lo + n2, n - n2)
-    }
-}
 
 /// `!(a <= b)`: true when `a > b` or either is NaN (then the exact test decides).
 #[inline(always)]
@@ -86,7 +53,7 @@ pub fn choice_positions<F: Float>(
     rml_core::ensure!(found.iter().all(|&t| t < m), "found position out of range");
     rml_core::ensure!(m > 0, "'a' cannot be empty unless no samples are taken");
     let w = |t: usize| sample_weight[indices[t]];
-    let total = pairwise_sum_by(&w, 0, m);
+    let total = numpy_pairwise_sum_by(&w, 0, m);
     let p = |t: usize| (w(t) / total).as_f64();
     let q = |t: usize| if found.contains(&t) { 0.0 } else { p(t) };
     // The probabilities `q(lo..lo + len)` into `buf`: the weights gathered first, then one

@@ -280,33 +280,40 @@ pub fn sq_dist_unrolled<F: Float>(a: &[F], b: &[F]) -> F {
 /// numpy's pairwise summation (`np.sum` of a contiguous 1-d array), used where scikit-learn
 /// compares a numpy sum against a threshold (`center_shift_tot <= tol`).
 pub fn numpy_pairwise_sum<F: Float>(a: &[F]) -> F {
-    let n = a.len();
+    numpy_pairwise_sum_by(&|i| a[i], 0, a.len())
+}
+
+/// [`numpy_pairwise_sum`] of `get(lo..lo + n)`: the same blocks and order, for values read
+/// through an accessor (e.g. weights gathered through a permutation) instead of a slice.
+pub fn numpy_pairwise_sum_by<F: Float>(get: &impl Fn(usize) -> F, lo: usize, n: usize) -> F {
     if n < 8 {
         let mut res = F::zero();
-        for &v in a {
-            res = res + v;
+        for i in lo..lo + n {
+            res = res + get(i);
         }
         res
     } else if n <= 128 {
         let mut r = [F::zero(); 8];
-        r.copy_from_slice(&a[..8]);
+        for (j, v) in r.iter_mut().enumerate() {
+            *v = get(lo + j);
+        }
         let mut i = 8;
         while i < n - (n % 8) {
-            for j in 0..8 {
-                r[j] = r[j] + a[i + j];
+            for (j, v) in r.iter_mut().enumerate() {
+                *v = *v + get(lo + i + j);
             }
             i += 8;
         }
         let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
         while i < n {
-            res = res + a[i];
+            res = res + get(lo + i);
             i += 1;
         }
         res
     } else {
         let mut n2 = n / 2;
         n2 -= n2 % 8;
-        numpy_pairwise_sum(&a[..n2]) + numpy_pairwise_sum(&a[n2..])
+        numpy_pairwise_sum_by(get, lo, n2) + numpy_pairwise_sum_by(get, lo + n2, n - n2)
     }
 }
 
