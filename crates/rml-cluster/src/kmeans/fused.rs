@@ -53,9 +53,9 @@ pub(crate) const SMALL_KERNEL_D: usize = 8;
 const STACK_D: usize = 64;
 
 macro_rules! impl_kernel {
-    ($modname:ident, $t:ty, $lanes:expr, $vec:ty, $set1:ident, $loadu:ident, $fmadd:ident,
-     $mul:ident, $setzero:ident, $min:ident, $cmp:ident, $blendv:ident, $cvt:ident, $istore:ident,
-     $itype:ty, $tile:ident) => {
+    ($modname:ident, $t:ty, $lanes:expr, $vec:ty, $set1:ident, $loadu:ident, $storeu:ident,
+     $fmadd:ident, $mul:ident, $setzero:ident, $min:ident, $max:ident, $cmp:ident, $blendv:ident, $cvt:ident,
+     $istore:ident, $itype:ty, $tile:ident) => {
         pub(crate) mod $modname {
             use super::{MaybeUninit, Packed, SMALL_KERNEL_D, STACK_D};
             #[cfg(target_arch = "x86_64")]
@@ -113,8 +113,33 @@ macro_rules! impl_kernel {
                 if p.small {
                     assign_small(x, p, labels)
                 } else {
-                    assign_big(x, p, labels)
+                    assign_big::<false>(x, p, labels, std::ptr::null_mut(), std::ptr::null_mut())
                 }
+            }
+
+            /// [`assign`] for `d > SMALL_KERNEL_D` that also stores each row's smallest score
+            /// (`best`, its label's) and smallest score over the other centres (`second`,
+            /// `+inf` when `k = 1`): the same labels, bit for bit, from the same FMA chains.
+            /// Hamerly's bounds (`hamerly.rs`) are built from the two scores.
+            ///
+            /// # Safety
+            /// As [`assign`]; `p` packed for `d > SMALL_KERNEL_D`; `best` and `second` hold
+            /// at least `labels.len()` values.
+            #[cfg(target_arch = "x86_64")]
+            #[target_feature(enable = "avx2,fma")]
+            pub unsafe fn assign_with_scores(
+                x: &[$t],
+                p: &Packed<$t>,
+                labels: &mut [i32],
+                best: &mut [$t],
+                second: &mut [$t],
+            ) {
+                assert!(!p.small && x.len() >= labels.len() * p.d);
+                assert!(best.len() >= labels.len() && second.len() >= labels.len());
+                if labels.is_empty() || p.k == 0 {
+                    return;
+                }
+                assign_big::<true>(x, p, labels, best.as_mut_ptr(), second.as_mut_ptr())
             }
 
             /// Copy `m <= RB` rows at `xr` (`d` columns) into `xt[f * RB + i]`, feature-major,
@@ -147,7 +172,13 @@ macro_rules! impl_kernel {
 
             #[cfg(target_arch = "x86_64")]
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn assign_big(x: &[$t], p: &Packed<$t>, labels: &mut [i32]) {
+            unsafe fn assign_big<const SCORES: bool>(
+                x: &[$t],
+                p: &Packed<$t>,
+                labels: &mut [i32],
+                best: *mut $t,
+                second: *mut $t,
+            ) {
                 let d = p.d;
                 let rows = labels.len();
                 // The transposed rows: on the stack (not initialised: every step writes all
@@ -177,6 +208,10 @@ macro_rules! impl_kernel {
                     // Running minimum of each lane's scores and its centre index.
                     let (mut v0, mut v1): ($vec, $vec) = ($setzero(), $setzero());
                     let (mut i0, mut i1): ($vec, $vec) = ($setzero(), $setzero());
+                    // With SCORES: each lane's smallest score among the centres that are not
+                    // its running minimum (`min(w, max(s, v))` before `v` takes `min(s, v)`).
+                    let inf: $vec = $set1(<$t>::INFINITY);
+                    let (mut w0, mut w1): ($vec, $vec) = (inf, inf);
                     for b in 0..p.nb {
                         for u in b * per_block..((b + 1) * per_block).min(lines) {
                             _mm_prefetch::<_MM_HINT_T0>(next.wrapping_add(u * 64).cast::<i8>());
@@ -227,6 +262,10 @@ macro_rules! impl_kernel {
                                     let jv: $vec = $set1(*ip.add($j));
                                     let lt0 = $cmp::<_CMP_LT_OQ>(s0, v0);
                                     let lt1 = $cmp::<_CMP_LT_OQ>(s1, v1);
+                                    if SCORES {
+                                        w0 = $min(w0, $max(s0, v0));
+                                        w1 = $min(w1, $max(s1, v1));
+                                    }
                                     v0 = $min(s0, v0);
                                     v1 = $min(s1, v1);
                                     i0 = $blendv(i0, jv, lt0);
@@ -243,6 +282,16 @@ macro_rules! impl_kernel {
                     $istore(lab.as_mut_ptr() as *mut $itype, $cvt(i0));
                     $istore(lab.as_mut_ptr().add(L) as *mut $itype, $cvt(i1));
                     labels[r..r + m].copy_from_slice(&lab[..m]);
+                    if SCORES {
+                        let mut v = [0.0 as $t; RB];
+                        let mut w = [0.0 as $t; RB];
+                        $storeu(v.as_mut_ptr(), v0);
+                        $storeu(v.as_mut_ptr().add(L), v1);
+                        $storeu(w.as_mut_ptr(), w0);
+                        $storeu(w.as_mut_ptr().add(L), w1);
+                        std::ptr::copy_nonoverlapping(v.as_ptr(), best.add(r), m);
+                        std::ptr::copy_nonoverlapping(w.as_ptr(), second.add(r), m);
+                    }
                     r += m;
                 }
             }
@@ -337,12 +386,14 @@ macro_rules! impl_kernel {
 }
 
 #[cfg(target_arch = "x86_64")]
-impl_kernel!(k64, f64, 4, __m256d, _mm256_set1_pd, _mm256_loadu_pd, _mm256_fmadd_pd, _mm256_mul_pd,
-    _mm256_setzero_pd, _mm256_min_pd, _mm256_cmp_pd, _mm256_blendv_pd, _mm256_cvttpd_epi32, _mm_storeu_si128,
+impl_kernel!(k64, f64, 4, __m256d, _mm256_set1_pd, _mm256_loadu_pd, _mm256_storeu_pd,
+    _mm256_fmadd_pd, _mm256_mul_pd,
+    _mm256_setzero_pd, _mm256_min_pd, _mm256_max_pd, _mm256_cmp_pd, _mm256_blendv_pd, _mm256_cvttpd_epi32, _mm_storeu_si128,
     __m128i, transpose_4x4_pd);
 #[cfg(target_arch = "x86_64")]
-impl_kernel!(k32, f32, 8, __m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_fmadd_ps, _mm256_mul_ps,
-    _mm256_setzero_ps, _mm256_min_ps, _mm256_cmp_ps, _mm256_blendv_ps, _mm256_cvttps_epi32, _mm256_storeu_si256,
+impl_kernel!(k32, f32, 8, __m256, _mm256_set1_ps, _mm256_loadu_ps, _mm256_storeu_ps,
+    _mm256_fmadd_ps, _mm256_mul_ps,
+    _mm256_setzero_ps, _mm256_min_ps, _mm256_max_ps, _mm256_cmp_ps, _mm256_blendv_ps, _mm256_cvttps_epi32, _mm256_storeu_si256,
     __m256i, transpose_8x8_ps);
 
 /// Transpose an 8×8 `f32` tile: row `i` at `src + i * ld` becomes lane `i` of the rows

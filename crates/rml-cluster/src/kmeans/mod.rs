@@ -37,6 +37,7 @@
 
 pub mod elkan;
 mod fused;
+mod hamerly;
 pub mod init;
 pub mod lloyd;
 pub mod params;
