@@ -56,6 +56,8 @@ pub const CHUNK_ROWS: usize = 256;
 const FUSED_CHUNK_ROWS: usize = 48;
 /// Rows per parallel block: the unit of the fixed-order reduction.
 pub const BLOCK_ROWS: usize = CHUNK_ROWS * 16;
+/// Rows ahead that the centre-sum loops prefetch.
+const SUMS_PREFETCH_ROWS: usize = 8;
 /// Blocks processed per parallel wave (bounds the memory of the partial sums to
 /// `WAVE_BLOCKS · k · d` doubles).
 const WAVE_BLOCKS: usize = 32;
@@ -156,6 +158,15 @@ impl CenterSums {
             assert!(l < k, "label out of range");
             let wv = _mm256_set1_ps(wi);
             let x = xs.as_ptr().add(i * d);
+            // The row SUMS_PREFETCH_ROWS ahead (past the end on the last rows: a prefetch
+            // never faults): without it each row waits on memory when the kernel did not
+            // just read it (rows skipped by Hamerly's bounds).
+            let ahead = x.wrapping_add(SUMS_PREFETCH_ROWS * d).cast::<i8>();
+            let mut line = 0;
+            while line < d * std::mem::size_of::<f32>() {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
+                line += 64;
+            }
             let s = sums.add(l * d);
             let mut f = 0;
             while f < d8 {
@@ -188,6 +199,15 @@ impl CenterSums {
             assert!(l < k, "label out of range");
             let wv = _mm256_set1_pd(wi);
             let x = xs.as_ptr().add(i * d);
+            // The row SUMS_PREFETCH_ROWS ahead (past the end on the last rows: a prefetch
+            // never faults): without it each row waits on memory when the kernel did not
+            // just read it (rows skipped by Hamerly's bounds).
+            let ahead = x.wrapping_add(SUMS_PREFETCH_ROWS * d).cast::<i8>();
+            let mut line = 0;
+            while line < d * std::mem::size_of::<f64>() {
+                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
+                line += 64;
+            }
             let s = sums.add(l * d);
             let mut f = 0;
             while f < d4 {
