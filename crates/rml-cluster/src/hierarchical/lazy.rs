@@ -577,7 +577,7 @@ fn fast_min_impl(v: &[f64]) -> Option<(f64, usize)> {
             for q in 0..L {
                 let x = c[q];
                 acc[q] = if x < acc[q] { x } else { acc[q] };
-                nan[q] |= x != x;
+                nan[q] |= x.is_nan();
             }
         }
         let mut bm = f64::INFINITY;
