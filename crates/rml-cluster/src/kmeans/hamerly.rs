@@ -25,7 +25,7 @@
 //! Extra memory: `16 n` bytes. Used for `d > 8` where the fused AVX2 kernel runs; elsewhere
 //! Lloyd stays dense.
 
-use super::{cast_slice, for_blocks_ordered, fused, CenterSums, BLOCK_ROWS, FUSED_CHUNK_ROWS};
+use super::{add_inertia, cast_slice, for_blocks_ordered, fused, CenterSums, BLOCK_ROWS, FUSED_CHUNK_ROWS};
 use ndarray::ArrayView2;
 use rml_core::{Cancel, Float, RmlResult};
 
@@ -122,9 +122,32 @@ pub(crate) struct HamerlyBounds {
     pub(crate) scored_last: usize,
 }
 
+/// One parallel block: its first row, and its labels, upper and lower bounds.
+type BlockItem<'a> = (usize, &'a mut [i32], &'a mut [f64], &'a mut [f64]);
+
+/// What a pass computes besides the labels.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// The centre sums of the new labels (an iteration's E-step, `lloyd_pass(update_centers)`).
+    Sums,
+    /// The inertia of the new labels (the final E-step, `lloyd_pass(with_inertia)`).
+    Inertia,
+}
+
+/// What one pass produces.
+pub(crate) struct PassOut {
+    /// With [`Output::Sums`].
+    pub sums: Option<CenterSums>,
+    /// With [`Output::Inertia`].
+    pub inertia: f64,
+    /// Whether any label changed.
+    pub changed: bool,
+}
+
 /// What one block of a pass produces.
 struct BlockOut {
-    sums: CenterSums,
+    sums: Option<CenterSums>,
+    inertia: f64,
     changed: bool,
     scored: usize,
     x_norm_max: f64,
@@ -143,13 +166,15 @@ impl HamerlyBounds {
         Ok(Some(Self { upper, lower, x_norm_max: 0.0, primed: false, d, scored_last: 0 }))
     }
 
-    /// One E-step over all rows with the centre sums of the new labels, as
-    /// `lloyd_pass(update_centers = true)` computes them (same blocks, same order, same bits).
+    /// One E-step over all rows with the centre sums of the new labels (`output = Sums`) or
+    /// their inertia (`Inertia`), as `lloyd_pass` computes them (same blocks, same order,
+    /// same bits).
     ///
     /// `xs` is `X` row-major (`n × d`); `shift` holds `||c_j − c_j^prev||` as
     /// [`super::center_shift`] computed it from the previous pass's centres to `centers`
     /// (`None` on the first pass). `labels` holds the previous labels (any values on the
-    /// first pass) and receives the new ones. Returns the sums and whether any label changed.
+    /// first pass) and receives the new ones.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn pass<F: Float>(
         &mut self,
         xs: &[F],
@@ -157,8 +182,9 @@ impl HamerlyBounds {
         centers: ArrayView2<F>,
         labels: &mut [i32],
         shift: Option<&[F]>,
+        output: Output,
         cancel: &Cancel,
-    ) -> RmlResult<(CenterSums, bool)> {
+    ) -> RmlResult<PassOut> {
         let d = self.d;
         let n = labels.len();
         let k = centers.nrows();
@@ -199,23 +225,37 @@ impl HamerlyBounds {
             }
             None => (Vec::new(), Vec::new()),
         };
-        let items: Vec<(usize, &mut [i32], &mut [f64], &mut [f64])> = labels
+        let items: Vec<BlockItem<'_>> = labels
             .chunks_mut(BLOCK_ROWS)
             .zip(self.upper.chunks_mut(BLOCK_ROWS))
             .zip(self.lower.chunks_mut(BLOCK_ROWS))
             .enumerate()
             .map(|(b, ((l, u), lo))| (b * BLOCK_ROWS, l, u, lo))
             .collect();
-        let mut total = CenterSums::zeros(k, d)?;
+        let sums_zero = || -> RmlResult<Option<CenterSums>> {
+            Ok(if output == Output::Sums { Some(CenterSums::zeros(k, d)?) } else { None })
+        };
+        let mut total = sums_zero()?;
+        let mut inertia = 0.0f64;
         let mut changed = false;
         let mut scored = 0usize;
         let mut x_norm_max = self.x_norm_max;
         for_blocks_ordered(
             items,
             cancel,
-            |(start, lab, up, lo): (usize, &mut [i32], &mut [f64], &mut [f64])| -> RmlResult<BlockOut> {
+            |(start, lab, up, lo): BlockItem<'_>| -> RmlResult<BlockOut> {
                 let rows = lab.len();
-                let mut out = BlockOut { sums: CenterSums::zeros(k, d)?, changed: false, scored: 0, x_norm_max: 0.0 };
+                let block_x = &xs[start * d..(start + rows) * d];
+                let block_w = &sample_weight[start..start + rows];
+                let mut out = BlockOut { sums: sums_zero()?, inertia: 0.0, changed: false, scored: 0, x_norm_max: 0.0 };
+                // The sums or inertia of block rows `r` (row order), once their labels are final.
+                let finish = |out: &mut BlockOut, r: std::ops::Range<usize>, lab: &[i32]| {
+                    let (xr, lr, wr) = (&block_x[r.start * d..r.end * d], &lab[r.clone()], &block_w[r]);
+                    match out.sums.as_mut() {
+                        Some(s) => s.accumulate(xr, lr, wr),
+                        None => add_inertia(&mut out.inertia, xr, lr, wr, cs, d),
+                    }
+                };
                 // Update and test every row's bounds; the rows that fail are scored.
                 // Branch-free: every index is written, the count advances on failing rows only
                 // (most rows pass once the centres settle, at an unpredictable ~1-in-20 rate).
@@ -235,8 +275,6 @@ impl HamerlyBounds {
                 }
                 todo.truncate(count);
                 out.scored = count;
-                let block_x = &xs[start * d..(start + rows) * d];
-                let block_w = &sample_weight[start..start + rows];
                 let mut new_lab = [0i32; FUSED_CHUNK_ROWS];
                 let mut best = [0.0f64; FUSED_CHUNK_ROWS];
                 let mut second = [0.0f64; FUSED_CHUNK_ROWS];
@@ -270,7 +308,7 @@ impl HamerlyBounds {
                             let row = &chunk[q * d..(q + 1) * d];
                             settle(off + q, row, new_lab[q], best[q], second[q], &mut out, lab, up, lo);
                         }
-                        out.sums.accumulate(chunk, &lab[off..off + m], &block_w[off..off + m]);
+                        finish(&mut out, off..off + m, lab);
                         off += m;
                     }
                 } else {
@@ -290,12 +328,15 @@ impl HamerlyBounds {
                             settle(i, row, new_lab[q], best[q], second[q], &mut out, lab, up, lo);
                         }
                     }
-                    out.sums.accumulate(block_x, lab, block_w);
+                    finish(&mut out, 0..rows, lab);
                 }
                 Ok(out)
             },
             |out| {
-                total.add(&out.sums);
+                if let (Some(t), Some(s)) = (total.as_mut(), out.sums.as_ref()) {
+                    t.add(s);
+                }
+                inertia += out.inertia;
                 changed |= out.changed;
                 scored += out.scored;
                 x_norm_max = x_norm_max.max(out.x_norm_max);
@@ -307,7 +348,7 @@ impl HamerlyBounds {
             self.primed = n > 0;
         }
         self.scored_last = scored;
-        Ok((total, changed))
+        Ok(PassOut { sums: total, inertia, changed })
     }
 }
 
@@ -484,7 +525,8 @@ mod tests {
         let cancel = Cancel::new();
         let mut skipped = 0;
         for _ in 0..15 {
-            let (sums, _) = b.pass(xs, &w, c.view(), &mut labels, shift.as_deref(), &cancel).unwrap();
+            let out = b.pass(xs, &w, c.view(), &mut labels, shift.as_deref(), Output::Sums, &cancel).unwrap();
+            let sums = out.sums.unwrap();
             skipped += n - b.scored_last;
             for i in 0..n {
                 let dist = |j: usize| {

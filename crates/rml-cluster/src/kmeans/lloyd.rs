@@ -1,9 +1,9 @@
 //! Lloyd's K-means loop: scikit-learn's `_kmeans_single_lloyd`, step for step.
 
-use super::hamerly::HamerlyBounds;
+use super::hamerly::{HamerlyBounds, Output};
 use super::{finish_centers, lloyd_iter, lloyd_pass, numpy_pairwise_sum, KMeansRun};
 use ndarray::{ArrayView1, ArrayView2};
-use rml_core::{ensure_param, Cancel, Float, RmlResult};
+use rml_core::{ensure_param, Cancel, Float, RmlError, RmlResult};
 
 /// One run of Lloyd's algorithm from `centers_init`.
 ///
@@ -80,10 +80,11 @@ pub(crate) fn lloyd_run<F: Float>(
         it = i;
         let (centers_new, shift, labels_unchanged) = match bounds.as_mut() {
             Some(b) => {
-                let (sums, changed) = b.pass(xs, sw, centers.view(), &mut labels, shift_prev.as_deref(), cancel)?;
+                let out = b.pass(xs, sw, centers.view(), &mut labels, shift_prev.as_deref(), Output::Sums, cancel)?;
                 scored.push(b.scored_last);
+                let sums = out.sums.ok_or_else(|| RmlError::Internal("Hamerly pass returned no sums".into()))?;
                 let (c, _w, shift) = finish_centers(x, sample_weight, centers.view(), &labels, sums)?;
-                (c, shift, !changed)
+                (c, shift, !out.changed)
             }
             None => {
                 let (c, _w, shift) = lloyd_iter(x, sample_weight, centers.view(), &mut labels, cancel)?;
@@ -102,11 +103,12 @@ pub(crate) fn lloyd_run<F: Float>(
             log.push(format!("Iteration {i}, inertia {}.", py_float(inertia, F::DTYPE)));
         }
         centers = centers_new;
-        if let Some(is_strict) = converged(i, labels_unchanged, &shift, tol, verbose, &mut log) {
+        let stop = converged(i, labels_unchanged, &shift, tol, verbose, &mut log);
+        shift_prev = Some(shift);
+        if let Some(is_strict) = stop {
             strict = is_strict;
             break;
         }
-        shift_prev = Some(shift);
     }
     if bounds.is_none() {
         // Undo the last swap: `labels` holds the newest labels again.
@@ -115,8 +117,13 @@ pub(crate) fn lloyd_run<F: Float>(
     // Without strict convergence the final E-step and the inertia share one pass over X
     // (the same per-block, fixed-order sums as `inertia`, so the same value); it rewrites every
     // label (after `max_iter` iterations `labels` holds the previous iteration's labels).
+    // With bounds, the final E-step skips the rows they certify, as the iterations do.
     let inertia = if strict {
         super::inertia(x, sample_weight, centers.view(), &labels, None, cancel)?
+    } else if let Some(b) = bounds.as_mut() {
+        let out = b.pass(xs, sw, centers.view(), &mut labels, shift_prev.as_deref(), Output::Inertia, cancel)?;
+        scored.push(b.scored_last);
+        out.inertia
     } else {
         lloyd_pass(x, sample_weight, centers.view(), &mut labels, false, true, cancel)?.1
     };

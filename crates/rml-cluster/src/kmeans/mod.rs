@@ -611,11 +611,7 @@ pub fn lloyd_pass<F: Float>(
                     s.accumulate(xr, lr, wr);
                 }
                 if with_inertia {
-                    for i in 0..m {
-                        let label = lr[i] as usize;
-                        let c = &cs[label * d..(label + 1) * d];
-                        inert += (sq_dist_unrolled(&xr[i * d..(i + 1) * d], c) * wr[i]).as_f64();
-                    }
+                    add_inertia(&mut inert, xr, lr, wr, cs, d);
                 }
                 off += m;
             }
@@ -629,6 +625,16 @@ pub fn lloyd_pass<F: Float>(
         },
     )?;
     Ok((total, inertia))
+}
+
+/// `inert += w ||x - c_label||²` for consecutive rows (`xs` row-major), in row order: the
+/// order every pass that reports an inertia uses, so that they agree to the bit.
+#[inline]
+fn add_inertia<F: Float>(inert: &mut f64, xs: &[F], labels: &[i32], w: &[F], cs: &[F], d: usize) {
+    for ((x, &label), &wi) in xs.chunks_exact(d).zip(labels).zip(w) {
+        let label = label as usize;
+        *inert += (sq_dist_unrolled(x, &cs[label * d..(label + 1) * d]) * wi).as_f64();
+    }
 }
 
 /// Nearest centre of every row and the inertia `Σ w ||x - c_label||²` (scikit-learn's
