@@ -120,10 +120,18 @@ pub(crate) struct HamerlyBounds {
     d: usize,
     /// Rows scored by the kernel in the last pass (the rest were certified).
     pub(crate) scored_last: usize,
+    /// Per block of [`BLOCK_ROWS`] rows, the centre sums of its current labels (empty when
+    /// they would take more than a quarter of X's bytes): a block none of whose labels
+    /// changed has the same sums, bit for bit (its rows, weights and labels are the same and
+    /// it is summed from zero in row order), so it is not read again.
+    block_sums: Vec<Option<CenterSums>>,
+    /// Blocks whose sums the last pass reused.
+    pub(crate) reused_last: usize,
 }
 
-/// One parallel block: its first row, and its labels, upper and lower bounds.
-type BlockItem<'a> = (usize, &'a mut [i32], &'a mut [f64], &'a mut [f64]);
+/// One parallel block: its first row, its labels, upper and lower bounds, and its kept sums
+/// (`None` when sums are not kept).
+type BlockItem<'a> = (usize, &'a mut [i32], &'a mut [f64], &'a mut [f64], Option<&'a mut Option<CenterSums>>);
 
 /// What a pass computes besides the labels.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -147,6 +155,8 @@ pub(crate) struct PassOut {
 /// What one block of a pass produces.
 struct BlockOut {
     sums: Option<CenterSums>,
+    /// Whether `sums` are the block's kept ones.
+    reused: bool,
     inertia: f64,
     changed: bool,
     scored: usize,
@@ -163,7 +173,10 @@ impl HamerlyBounds {
         }
         let upper = rml_core::size::try_zeroed_vec::<f64>(n, 1, "Hamerly upper bounds")?;
         let lower = rml_core::size::try_zeroed_vec::<f64>(n, 1, "Hamerly lower bounds")?;
-        Ok(Some(Self { upper, lower, x_norm_max: 0.0, primed: false, d, scored_last: 0 }))
+        // k·d doubles per block against BLOCK_ROWS·d values of X: at most a quarter.
+        let cache = k.saturating_mul(8) <= BLOCK_ROWS * std::mem::size_of::<F>() / 4;
+        let block_sums = if cache { (0..n.div_ceil(BLOCK_ROWS)).map(|_| None).collect() } else { Vec::new() };
+        Ok(Some(Self { upper, lower, x_norm_max: 0.0, primed: false, d, scored_last: 0, block_sums, reused_last: 0 }))
     }
 
     /// One E-step over all rows with the centre sums of the new labels (`output = Sums`) or
@@ -225,29 +238,33 @@ impl HamerlyBounds {
             }
             None => (Vec::new(), Vec::new()),
         };
+        let keep_sums = output == Output::Sums && !self.block_sums.is_empty();
+        let mut kept = self.block_sums.iter_mut();
         let items: Vec<BlockItem<'_>> = labels
             .chunks_mut(BLOCK_ROWS)
             .zip(self.upper.chunks_mut(BLOCK_ROWS))
             .zip(self.lower.chunks_mut(BLOCK_ROWS))
             .enumerate()
-            .map(|(b, ((l, u), lo))| (b * BLOCK_ROWS, l, u, lo))
+            .map(|(b, ((l, u), lo))| (b * BLOCK_ROWS, l, u, lo, if keep_sums { kept.next() } else { None }))
             .collect();
         let sums_zero = || -> RmlResult<Option<CenterSums>> {
             Ok(if output == Output::Sums { Some(CenterSums::zeros(k, d)?) } else { None })
         };
         let mut total = sums_zero()?;
         let mut inertia = 0.0f64;
+        let mut reused = 0usize;
         let mut changed = false;
         let mut scored = 0usize;
         let mut x_norm_max = self.x_norm_max;
         for_blocks_ordered(
             items,
             cancel,
-            |(start, lab, up, lo): BlockItem<'_>| -> RmlResult<BlockOut> {
+            |(start, lab, up, lo, kept): BlockItem<'_>| -> RmlResult<BlockOut> {
                 let rows = lab.len();
                 let block_x = &xs[start * d..(start + rows) * d];
                 let block_w = &sample_weight[start..start + rows];
-                let mut out = BlockOut { sums: sums_zero()?, inertia: 0.0, changed: false, scored: 0, x_norm_max: 0.0 };
+                let mut out =
+                    BlockOut { sums: sums_zero()?, inertia: 0.0, changed: false, scored: 0, x_norm_max: 0.0, reused: false };
                 // The sums or inertia of block rows `r` (row order), once their labels are final.
                 let finish = |out: &mut BlockOut, r: std::ops::Range<usize>, lab: &[i32]| {
                     let (xr, lr, wr) = (&block_x[r.start * d..r.end * d], &lab[r.clone()], &block_w[r]);
@@ -328,7 +345,16 @@ impl HamerlyBounds {
                             settle(i, row, new_lab[q], best[q], second[q], &mut out, lab, up, lo);
                         }
                     }
-                    finish(&mut out, 0..rows, lab);
+                    match kept.as_deref() {
+                        Some(Some(s)) if !out.changed => {
+                            out.sums = Some(s.clone());
+                            out.reused = true;
+                        }
+                        _ => finish(&mut out, 0..rows, lab),
+                    }
+                }
+                if let (Some(slot), false) = (kept, out.reused) {
+                    *slot = out.sums.clone();
                 }
                 Ok(out)
             },
@@ -337,6 +363,7 @@ impl HamerlyBounds {
                     t.add(s);
                 }
                 inertia += out.inertia;
+                reused += usize::from(out.reused);
                 changed |= out.changed;
                 scored += out.scored;
                 x_norm_max = x_norm_max.max(out.x_norm_max);
@@ -348,6 +375,7 @@ impl HamerlyBounds {
             self.primed = n > 0;
         }
         self.scored_last = scored;
+        self.reused_last = reused;
         Ok(PassOut { sums: total, inertia, changed })
     }
 }
@@ -403,12 +431,12 @@ mod tests {
     }
 
     /// Pruned and dense runs from the same start: every output bit for bit; returns the rows
-    /// scored per iteration by the pruned run.
-    fn same_run<F: Float>(x: &Array2<F>, w: &Array1<F>, c: &Array2<F>, max_iter: usize, tol: f64) -> Vec<usize> {
+    /// scored and the blocks whose sums were reused, per E-step of the pruned run.
+    fn same_run<F: Float>(x: &Array2<F>, w: &Array1<F>, c: &Array2<F>, max_iter: usize, tol: f64) -> Vec<(usize, usize)> {
         let cancel = Cancel::new();
         let (p, scored) = lloyd_run(x.view(), w.view(), c.view(), max_iter, tol, false, true, &cancel).unwrap();
         let (q, dense) = lloyd_run(x.view(), w.view(), c.view(), max_iter, tol, false, false, &cancel).unwrap();
-        assert!(dense.iter().all(|&s| s == x.nrows()));
+        assert!(dense.iter().all(|&s| s == (x.nrows(), 0)));
         assert_eq!(p.labels, q.labels);
         assert_eq!(p.n_iter, q.n_iter);
         assert_eq!(p.inertia.to_bits(), q.inertia.to_bits());
@@ -417,7 +445,9 @@ mod tests {
         scored
     }
 
-    fn both_dtypes(x: &Array2<f64>, w: &Array1<f64>, c: &Array2<f64>, max_iter: usize) -> (Vec<usize>, Vec<usize>) {
+    type Counts = Vec<(usize, usize)>;
+
+    fn both_dtypes(x: &Array2<f64>, w: &Array1<f64>, c: &Array2<f64>, max_iter: usize) -> (Counts, Counts) {
         let s64 = same_run(x, w, c, max_iter, 0.0);
         let s32 = same_run(&x.mapv(|v| v as f32), &w.mapv(|v| v as f32), &c.mapv(|v| v as f32), max_iter, 0.0);
         (s64, s32)
@@ -428,14 +458,16 @@ mod tests {
         if !fused::available() {
             return;
         }
-        // Separated blobs: after a few iterations almost every row is certified.
-        let x = blobs(6000, 32, 16, 2.0, 0, 1);
+        // Separated blobs: after a few iterations almost every row is certified, and the
+        // blocks of 4096 rows whose labels all stay reuse their sums.
+        let x = blobs(13000, 32, 16, 2.0, 0, 1);
         let w = Array1::ones(x.nrows());
         let (s64, s32) = both_dtypes(&x, &w, &init_rows(&x, 16, 2), 40);
         for s in [&s64, &s32] {
-            assert_eq!(s[0], x.nrows(), "the first pass scores every row");
+            assert_eq!(s[0], (x.nrows(), 0), "the first pass scores every row");
             assert!(s.len() >= 3, "{s:?}");
-            assert!(*s.last().unwrap() < x.nrows() / 5, "bounds should skip most rows: {s:?}");
+            assert!(s.last().unwrap().0 < x.nrows() / 5, "bounds should skip most rows: {s:?}");
+            assert!(s.iter().any(|&(_, reused)| reused > 0), "no block reused its sums: {s:?}");
         }
     }
 

@@ -31,8 +31,7 @@ pub fn kmeans_single_lloyd<F: Float>(
 }
 
 /// [`kmeans_single_lloyd`], with `prune = false` forcing dense E-steps (the reference the
-/// pruned passes are tested against). Also reports, per iteration, how many rows the kernel
-/// scored (`n` for a dense pass).
+/// pruned passes are tested against).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn kmeans_single_lloyd_with<F: Float>(
     x: ArrayView2<F>,
@@ -47,6 +46,9 @@ pub(crate) fn kmeans_single_lloyd_with<F: Float>(
     Ok(lloyd_run(x, sample_weight, centers_init, max_iter, tol, verbose, prune, cancel)?.0)
 }
 
+/// [`kmeans_single_lloyd_with`], also reporting per E-step (iterations, then the final one if
+/// any) how many rows the kernel scored (`n` for a dense pass) and how many blocks reused
+/// their kept sums.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lloyd_run<F: Float>(
     x: ArrayView2<F>,
@@ -57,7 +59,7 @@ pub(crate) fn lloyd_run<F: Float>(
     verbose: bool,
     prune: bool,
     cancel: &Cancel,
-) -> RmlResult<(KMeansRun<F>, Vec<usize>)> {
+) -> RmlResult<(KMeansRun<F>, Vec<(usize, usize)>)> {
     ensure_param!(max_iter >= 1, "max_iter must be >= 1, got {max_iter}");
     ensure_param!(tol >= 0.0 && tol.is_finite(), "tol must be a finite number >= 0");
     super::check_shapes(&x, &sample_weight, &centers_init)?;
@@ -81,14 +83,14 @@ pub(crate) fn lloyd_run<F: Float>(
         let (centers_new, shift, labels_unchanged) = match bounds.as_mut() {
             Some(b) => {
                 let out = b.pass(xs, sw, centers.view(), &mut labels, shift_prev.as_deref(), Output::Sums, cancel)?;
-                scored.push(b.scored_last);
+                scored.push((b.scored_last, b.reused_last));
                 let sums = out.sums.ok_or_else(|| RmlError::Internal("Hamerly pass returned no sums".into()))?;
                 let (c, _w, shift) = finish_centers(x, sample_weight, centers.view(), &labels, sums)?;
                 (c, shift, !out.changed)
             }
             None => {
                 let (c, _w, shift) = lloyd_iter(x, sample_weight, centers.view(), &mut labels, cancel)?;
-                scored.push(n);
+                scored.push((n, 0));
                 let unchanged = labels == labels_old;
                 // The next dense pass overwrites every label, so the buffers swap instead of
                 // copying n labels.
@@ -122,7 +124,7 @@ pub(crate) fn lloyd_run<F: Float>(
         super::inertia(x, sample_weight, centers.view(), &labels, None, cancel)?
     } else if let Some(b) = bounds.as_mut() {
         let out = b.pass(xs, sw, centers.view(), &mut labels, shift_prev.as_deref(), Output::Inertia, cancel)?;
-        scored.push(b.scored_last);
+        scored.push((b.scored_last, b.reused_last));
         out.inertia
     } else {
         lloyd_pass(x, sample_weight, centers.view(), &mut labels, false, true, cancel)?.1
