@@ -20,10 +20,12 @@
 //! of slack, and updated with shifts inflated by their own rounding bound, so they stay
 //! bounds on the exact distances whatever the rounding.
 //!
-//! Cost per pass: every row is read once for its centre sums (as in the dense pass) plus two
-//! `f64` bounds; only rows whose bounds fail are gathered and scored, with the dense kernel.
-//! Extra memory: `16 n` bytes. Used for `d > 8` where the fused AVX2 kernel runs; elsewhere
-//! Lloyd stays dense.
+//! Cost per pass: two `f64` bounds and the label of every row; only rows whose bounds fail
+//! are gathered and scored, with the dense kernel; the rows of a block of [`BLOCK_ROWS`] are
+//! read for its centre sums unless none of its labels changed (then its kept sums, the same
+//! bits, are used). Extra memory: `16 n` bytes, plus `8 k d` bytes per block when that is at
+//! most a quarter of the block's X. Used for `d > 8` where the fused AVX2 kernel runs;
+//! elsewhere Lloyd stays dense.
 
 use super::{add_inertia, cast_slice, for_blocks_ordered, fused, CenterSums, BLOCK_ROWS, FUSED_CHUNK_ROWS};
 use ndarray::ArrayView2;

@@ -17,7 +17,8 @@ use rml_core::{ensure_param, Cancel, Float, RmlError, RmlResult};
 /// Hamerly's bounds prove unchanged, with a margin above the kernel's rounding error
 /// (`hamerly.rs`): every label, sum, centre and `n_iter` is the dense pass's, bit for bit.
 /// Cost: `O(n k d)` for the first iteration, then `O(n d)` plus `O(k d)` per row whose bounds
-/// fail; memory `O(n + k d)` beyond the input (`16 n` bytes of bounds).
+/// fail; memory `O(n + k d)` beyond the input (`16 n` bytes of bounds, and at most `8 k d`
+/// bytes per 4096 rows of kept block sums).
 pub fn kmeans_single_lloyd<F: Float>(
     x: ArrayView2<F>,
     sample_weight: ArrayView1<F>,
@@ -27,28 +28,13 @@ pub fn kmeans_single_lloyd<F: Float>(
     verbose: bool,
     cancel: &Cancel,
 ) -> RmlResult<KMeansRun<F>> {
-    kmeans_single_lloyd_with(x, sample_weight, centers_init, max_iter, tol, verbose, true, cancel)
+    Ok(lloyd_run(x, sample_weight, centers_init, max_iter, tol, verbose, true, cancel)?.0)
 }
 
 /// [`kmeans_single_lloyd`], with `prune = false` forcing dense E-steps (the reference the
-/// pruned passes are tested against).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn kmeans_single_lloyd_with<F: Float>(
-    x: ArrayView2<F>,
-    sample_weight: ArrayView1<F>,
-    centers_init: ArrayView2<F>,
-    max_iter: usize,
-    tol: f64,
-    verbose: bool,
-    prune: bool,
-    cancel: &Cancel,
-) -> RmlResult<KMeansRun<F>> {
-    Ok(lloyd_run(x, sample_weight, centers_init, max_iter, tol, verbose, prune, cancel)?.0)
-}
-
-/// [`kmeans_single_lloyd_with`], also reporting per E-step (iterations, then the final one if
-/// any) how many rows the kernel scored (`n` for a dense pass) and how many blocks reused
-/// their kept sums.
+/// pruned passes are tested against); also reports per E-step (iterations, then the final
+/// one if any) how many rows the kernel scored (`n` for a dense pass) and how many blocks
+/// reused their kept sums.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn lloyd_run<F: Float>(
     x: ArrayView2<F>,
