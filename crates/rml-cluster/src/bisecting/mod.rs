@@ -197,7 +197,7 @@ pub fn split_with_scratch<F: Float>(
                     // The rows are ascending but not adjacent: request the row GATHER_AHEAD
                     // positions ahead (the hardware prefetcher does not see it coming).
                     if let Some(&ahead) = idx.get(b * 1024 + t + GATHER_AHEAD) {
-                        two::prefetch_row(xs, d, ahead);
+                        kmeans::prefetch_row(&xs[ahead * d..(ahead + 1) * d]);
                     }
                     for ((v, &a), &mm) in o.iter_mut().zip(&xs[i * d..(i + 1) * d]).zip(&mu) {
                         *v = a - mm;

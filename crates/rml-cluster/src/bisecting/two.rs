@@ -153,27 +153,6 @@ pub(crate) struct FinalBlock {
     pub counts: [usize; 2],
 }
 
-/// Requests the cache lines of row `i` of `xs` (`d` features); a no-op past the end.
-#[inline(always)]
-pub(crate) fn prefetch_row<F>(xs: &[F], d: usize, i: usize) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        if let Some(row) = xs.get(i * d..(i + 1) * d) {
-            let p = row.as_ptr() as *const i8;
-            let bytes = std::mem::size_of_val(row);
-            let mut off = 0;
-            while off < bytes {
-                // SAFETY: prefetch never faults; the address is inside the row.
-                unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
-                off += 64;
-            }
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (xs, d, i);
-}
-
 /// Rows ahead of the current eight whose cache lines the AVX2 kernel requests.
 const PREFETCH_ROWS: usize = 16;
 

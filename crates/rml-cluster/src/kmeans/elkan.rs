@@ -25,7 +25,7 @@
 //! run did not converge strictly) also sums the inertia.
 
 use super::{
-    finish_centers, for_blocks_ordered, sq_dist_unrolled, CenterSums, KMeansRun, BLOCK_ROWS,
+    finish_centers, for_blocks_ordered, prefetch_row, sq_dist_unrolled, CenterSums, KMeansRun, BLOCK_ROWS,
 };
 use crate::kmeans::lloyd::{converged, py_float};
 use ndarray::{Array2, ArrayView1, ArrayView2};
@@ -456,30 +456,6 @@ fn elkan_block<F: Float>(b: &Block<'_, F>, rows: Rows<'_, F>, update: bool, with
         s0 = s1;
     }
     Ok(BlockOut { sums, changed, inertia })
-}
-
-/// Ask the CPU to fetch `row` (one sample's lower bounds or features) into the cache.
-#[inline(always)]
-fn prefetch_row<F>(row: &[F]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        let bytes = std::mem::size_of_val(row);
-        let p = row.as_ptr() as *const i8;
-        let mut off = 0;
-        while off < bytes {
-            // SAFETY: a prefetch is a hint; the address is inside `row`.
-            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
-            off += 64;
-        }
-        if bytes > 0 {
-            // The last byte (a row that straddles one more cache line).
-            // SAFETY: as above.
-            unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = row;
 }
 
 /// [`elkan_block`] compiled for AVX2 (wider vectors for the bound loops; no FMA, so the

@@ -158,14 +158,11 @@ impl CenterSums {
             assert!(l < k, "label out of range");
             let wv = _mm256_set1_ps(wi);
             let x = xs.as_ptr().add(i * d);
-            // The row SUMS_PREFETCH_ROWS ahead (past the end on the last rows: a prefetch
-            // never faults): without it each row waits on memory when the kernel did not
-            // just read it (rows skipped by Hamerly's bounds).
-            let ahead = x.wrapping_add(SUMS_PREFETCH_ROWS * d).cast::<i8>();
-            let mut line = 0;
-            while line < d * std::mem::size_of::<f32>() {
-                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
-                line += 64;
+            // The row SUMS_PREFETCH_ROWS ahead: without it each row waits on memory when the
+            // kernel did not just read it (rows skipped by Hamerly's bounds).
+            let ahead = i + SUMS_PREFETCH_ROWS;
+            if let Some(row) = xs.get(ahead * d..(ahead + 1) * d) {
+                prefetch_row(row);
             }
             let s = sums.add(l * d);
             let mut f = 0;
@@ -199,14 +196,11 @@ impl CenterSums {
             assert!(l < k, "label out of range");
             let wv = _mm256_set1_pd(wi);
             let x = xs.as_ptr().add(i * d);
-            // The row SUMS_PREFETCH_ROWS ahead (past the end on the last rows: a prefetch
-            // never faults): without it each row waits on memory when the kernel did not
-            // just read it (rows skipped by Hamerly's bounds).
-            let ahead = x.wrapping_add(SUMS_PREFETCH_ROWS * d).cast::<i8>();
-            let mut line = 0;
-            while line < d * std::mem::size_of::<f64>() {
-                _mm_prefetch::<_MM_HINT_T0>(ahead.wrapping_add(line));
-                line += 64;
+            // The row SUMS_PREFETCH_ROWS ahead: without it each row waits on memory when the
+            // kernel did not just read it (rows skipped by Hamerly's bounds).
+            let ahead = i + SUMS_PREFETCH_ROWS;
+            if let Some(row) = xs.get(ahead * d..(ahead + 1) * d) {
+                prefetch_row(row);
             }
             let s = sums.add(l * d);
             let mut f = 0;
@@ -262,6 +256,31 @@ impl CenterSums {
         }
         self.weights[label] += wf;
     }
+}
+
+/// Ask the CPU to fetch `row` (a sample's features, or Elkan's lower bounds) into the cache.
+/// Shared by the K-means passes and BisectingKMeans' row gather.
+#[inline(always)]
+pub(crate) fn prefetch_row<F>(row: &[F]) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        let bytes = std::mem::size_of_val(row);
+        let p = row.as_ptr() as *const i8;
+        let mut off = 0;
+        while off < bytes {
+            // SAFETY: a prefetch is a hint; the address is inside `row`.
+            unsafe { _mm_prefetch(p.add(off), _MM_HINT_T0) };
+            off += 64;
+        }
+        if bytes > 0 {
+            // The last byte (a row that straddles one more cache line).
+            // SAFETY: as above.
+            unsafe { _mm_prefetch(p.add(bytes - 1), _MM_HINT_T0) };
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = row;
 }
 
 /// The last `d mod lanes` features of one row in [`CenterSums::accumulate_avx2_f32`] /
