@@ -10,7 +10,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 MATURIN := $(VENV)/bin/maturin
 
-.PHONY: setup build build-dev test test-rust test-python bench bench-% clean
+.PHONY: setup build build-dev test test-rust test-python bench bench-peers bench-% clean
 
 # A project-local virtual environment with the runtime, test and benchmark dependencies.
 # scikit-learn is pinned to the minor version the parity tests specify (its behaviour is the
@@ -44,6 +44,12 @@ test: test-rust test-python
 
 bench: build
 	$(PY) benchmarks/study.py
+
+# Optional benchmark peer, not needed to build, test or run the other benchmarks:
+# scikit-learn-intelex (oneDAL), which bench_kmeans.py and bench_minibatch.py add as a column
+# when it is importable (issue 3 compares KMeans against it). About 100 MB of wheels.
+bench-peers: setup
+	$(PIP) install --quiet "scikit-learn-intelex>=2025"
 
 # bench-neighbors, bench-kdtree, bench-kmeans, bench-minibatch, bench-dbscan, bench-gmm_agglo,
 # bench-ap_birch, bench-preprocessing, bench-cluster_metrics: one family's benchmark.
