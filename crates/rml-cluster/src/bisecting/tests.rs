@@ -251,3 +251,154 @@ fn scratch_buffer_gives_the_same_split_and_is_checked() {
     let mut o3 = order.clone();
     assert!(split_with_scratch(x.view(), mu.view(), w.view(), &mut o3, ini.view(), &p, Some(&mut small), &Cancel::new()).is_err());
 }
+
+/// `n` rows around `groups` centres in [-10, 10]^d with uniform noise of half-width `spread`
+/// (`groups = 0`: uniform in [0, 4]^d, many near-ties), the last `dups` rows copies of
+/// earlier ones.
+fn blobs<F: Float>(n: usize, d: usize, groups: usize, spread: f64, dups: usize, seed: u64) -> Array2<F> {
+    let mut s = seed.wrapping_mul(0x9E3779B97F4A7C15).wrapping_add(7);
+    let mut next = move || {
+        s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((s >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    let c: Vec<f64> = (0..groups.max(1) * d).map(|_| next() * 20.0 - 10.0).collect();
+    let mut x = Array2::<f64>::zeros((n, d));
+    for i in 0..n {
+        let g = (next() * groups.max(1) as f64) as usize;
+        for f in 0..d {
+            x[[i, f]] = if groups == 0 { next() * 4.0 } else { c[g * d + f] + spread * (2.0 * next() - 1.0) };
+        }
+    }
+    for q in 0..dups.min(n / 2) {
+        let src = (next() * (n / 2) as f64) as usize;
+        let row = x.row(src).to_owned();
+        x.row_mut(n - 1 - q).assign(&row);
+    }
+    x.mapv(F::from_f64)
+}
+
+/// The pruned split against the forced-dense one from the same start: every output bit for
+/// bit, the same partition. Returns, per pruned run, the rows scored per pass and the blocks
+/// whose kept sums were used per iteration.
+fn pruned_is_dense<F: Float>(
+    x: &Array2<F>,
+    mu: &Array1<F>,
+    w: &Array1<F>,
+    idx: &[usize],
+    ini: &Array3<F>,
+    p: &SplitParams,
+) -> Vec<(Vec<usize>, Vec<usize>)> {
+    let c = Cancel::new();
+    let mut o1 = idx.to_vec();
+    let (a, sa) = split_impl(x.view(), mu.view(), w.view(), &mut o1, ini.view(), p, None, true, &c).unwrap();
+    let mut o2 = idx.to_vec();
+    let (b, sb) = split_impl(x.view(), mu.view(), w.view(), &mut o2, ini.view(), p, None, false, &c).unwrap();
+    assert!(sb.iter().all(|(s, r)| s.is_empty() && r.is_empty()), "the reference must be dense");
+    let bits = |v: &Array2<F>| v.iter().map(|v| v.as_f64().to_bits()).collect::<Vec<_>>();
+    let ctx = format!("n={} d={} {} max_iter={} tol={}", idx.len(), x.ncols(), F::DTYPE, p.max_iter, p.tol);
+    assert_eq!(bits(&a.centers), bits(&b.centers), "centres {ctx}");
+    assert_eq!(a.inertia.to_bits(), b.inertia.to_bits(), "inertia {ctx}");
+    assert_eq!(a.inertias.map(f64::to_bits), b.inertias.map(f64::to_bits), "{ctx}");
+    assert_eq!(a.scores.map(f64::to_bits), b.scores.map(f64::to_bits), "{ctx}");
+    assert_eq!((a.n_left, a.n_iter), (b.n_left, b.n_iter), "{ctx}");
+    assert_eq!(o1, o2, "partition {ctx}");
+    if x.ncols() > crate::kmeans::SMALL_D {
+        assert_eq!(sa.len(), ini.dim().0);
+        for (s, _) in &sa {
+            assert_eq!(s[0], idx.len(), "a run's first pass scores every row");
+        }
+    }
+    sa
+}
+
+#[test]
+fn pruned_passes_are_the_dense_passes_bit_for_bit() {
+    let (mut skipped, mut reused) = (0usize, 0usize);
+    for (case, &(n, d, groups, spread, dups)) in [
+        (2500usize, 9usize, 0usize, 0.0f64, 0usize), // uniform: many near-ties
+        (2000, 16, 4, 2.0, 300),                     // duplicated rows
+        (3000, 32, 6, 3.0, 0),
+        (2200, 33, 5, 1.0, 10),
+        (1500, 70, 3, 4.0, 5),
+        (3 * crate::kmeans::BLOCK_ROWS + 37, 12, 8, 2.0, 0), // several blocks
+        (900, 6, 4, 1.0, 0),                                 // d <= SMALL_D: dense either way
+    ]
+    .iter()
+    .enumerate()
+    {
+        let seed = 100 + case as u64;
+        let x64 = blobs::<f64>(n, d, groups, spread, dups, seed);
+        let mu64 = mean_of(&x64);
+        // Integer weights, some zero; and unit weights.
+        let wi = Array1::from_shape_fn(n, |i| ((i * 7 + case) % 4) as f64);
+        let w1 = Array1::<f64>::ones(n);
+        let all: Vec<usize> = (0..n).collect();
+        let some: Vec<usize> = (0..n).filter(|i| i % 4 != 1).collect();
+        for (wts, idx, centred) in [(&w1, &all, true), (&wi, &some, true), (&w1, &some, false)] {
+            let mu = if centred { mu64.clone() } else { zeros(&x64) };
+            let ini = inits(&(&x64 - &mu), idx, &[(0, 1), (5, 400), (7, 7)]);
+            for p in [
+                params(Algorithm::Lloyd, Strategy::BiggestInertia),
+                SplitParams { tol: 0.0, max_iter: 7, ..params(Algorithm::Lloyd, Strategy::LargestCluster) },
+                SplitParams { tol: 0.0, max_iter: 1, ..params(Algorithm::Lloyd, Strategy::BiggestInertia) },
+                SplitParams { tol: 1e-1, ..params(Algorithm::Lloyd, Strategy::BiggestInertia) },
+            ] {
+                let s = pruned_is_dense(&x64, &mu, wts, idx, &ini, &p);
+                skipped += s.iter().flat_map(|(sc, _)| sc).map(|&k| idx.len() - k).sum::<usize>();
+                reused += s.iter().flat_map(|(_, r)| r).sum::<usize>();
+                let (x32, mu32, w32) = (x64.mapv(|v| v as f32), mu.mapv(|v| v as f32), wts.mapv(|v| v as f32));
+                let ini32 = ini.mapv(|v| v as f32);
+                let s = pruned_is_dense(&x32, &mu32, &w32, idx, &ini32, &p);
+                skipped += s.iter().flat_map(|(sc, _)| sc).map(|&k| idx.len() - k).sum::<usize>();
+                reused += s.iter().flat_map(|(_, r)| r).sum::<usize>();
+            }
+        }
+    }
+    assert!(skipped > 0 && reused > 0, "skipped {skipped} rows, reused {reused} blocks");
+}
+
+#[test]
+fn pruned_passes_skip_most_rows_on_separated_data() {
+    // Two far groups, the initial centres in the same group: a few iterations, then almost
+    // every row is certified.
+    for d in [16usize, 32] {
+        let x = blobs::<f64>(6000, d, 2, 1.0, 0, 3);
+        let idx: Vec<usize> = (0..6000).collect();
+        // Two rows of one group (the group of row 0).
+        let near: Vec<usize> = (1..6000).filter(|&i| (&x.row(i) - &x.row(0)).mapv(|v| v * v).sum() < 4.0 * d as f64).collect();
+        let ini = inits(&x, &idx, &[(0, near[0])]);
+        let p = SplitParams { tol: 0.0, ..params(Algorithm::Lloyd, Strategy::BiggestInertia) };
+        for s in [pruned_is_dense(&x, &zeros(&x), &Array1::ones(6000), &idx, &ini, &p), {
+            let x32 = x.mapv(|v| v as f32);
+            pruned_is_dense(&x32, &zeros(&x32), &Array1::ones(6000), &idx, &ini.mapv(|v| v as f32), &p)
+        }] {
+            let (s, r) = &s[0];
+            assert!(s.len() >= 3, "{s:?}");
+            assert!(*s.last().unwrap() < 6000 / 5, "the bounds should skip most rows: {s:?}");
+            // The last pass changed no label: both blocks' sums were kept.
+            assert_eq!(r.last(), Some(&2), "{r:?}");
+        }
+    }
+}
+
+#[test]
+fn pruned_passes_do_not_depend_on_the_thread_count() {
+    let n = 3 * crate::kmeans::BLOCK_ROWS + 11;
+    let x = blobs::<f64>(n, 24, 6, 2.0, 40, 8);
+    let mu = mean_of(&x);
+    let w = Array1::from_shape_fn(n, |i| (i % 3) as f64);
+    let idx: Vec<usize> = (0..n).filter(|i| i % 5 != 2).collect();
+    let ini = inits(&(&x - &mu), &idx, &[(0, 9), (2, 4)]);
+    let p = SplitParams { tol: 0.0, ..params(Algorithm::Lloyd, Strategy::BiggestInertia) };
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut order = idx.clone();
+        let (s, scored) = pool.install(|| {
+            split_impl(x.view(), mu.view(), w.view(), &mut order, ini.view(), &p, None, true, &Cancel::new()).unwrap()
+        });
+        (s.centers, s.scores.map(f64::to_bits), s.inertia.to_bits(), s.n_iter, order, scored)
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert!(one.5.iter().flat_map(|(s, _)| s).any(|&k| k < idx.len()), "nothing skipped: {:?}", one.5);
+}
