@@ -154,6 +154,9 @@ pub fn split_with_scratch<F: Float>(
     Ok(split_impl(x, x_mean, sample_weight, indices, centers_inits, params, scratch, true, cancel)?.0)
 }
 
+/// Per run of a split: rows scored per pass, blocks whose kept sums were used per iteration.
+type RunStats = (Vec<usize>, Vec<usize>);
+
 /// [`split_with_scratch`]; `prune = false` forces dense passes (the reference the pruned
 /// passes are tested against). Also returns, per run, the rows scored per pass and the
 /// blocks whose kept sums were used per iteration.
@@ -168,7 +171,7 @@ fn split_impl<F: Float>(
     scratch: Option<&mut [F]>,
     prune: bool,
     cancel: &Cancel,
-) -> RmlResult<(Split<F>, Vec<(Vec<usize>, Vec<usize>)>)> {
+) -> RmlResult<(Split<F>, Vec<RunStats>)> {
     let (n, d) = x.dim();
     let m = indices.len();
     ensure_param!(params.max_iter >= 1, "max_iter must be >= 1, got {}", params.max_iter);
