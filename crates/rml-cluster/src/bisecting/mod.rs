@@ -453,16 +453,9 @@ fn run_lloyd<F: Float>(
     cancel.check()?;
     let cs = centers.as_slice().expect("owned");
     let pair = two::Pair::new(cs, mu, d, hw);
-    let fin = match bounds {
-        // Relabelling with the final centres: the bounds of the last pass, moved by its shifts.
-        Some(b) if !strict => {
-            let cert = bounds::Certifier::new(d, cs, b.x2_max, shift.as_deref());
-            let (fin, n_scored) = two::finalize_pruned(xs, d, sw, &pair, cs, &cert, &mut labels, b);
-            scored.push(n_scored);
-            fin
-        }
-        _ => two::finalize(xs, d, sw, &pair, cs, &mut labels, !strict),
-    };
+    // The final E-step (relabelling unless converged strictly) reads every row for the
+    // inertia anyway: dense, each chunk labelled then measured while in cache.
+    let fin = two::finalize(xs, d, sw, &pair, cs, &mut labels, !strict);
     Ok(Run {
         centers,
         labels,

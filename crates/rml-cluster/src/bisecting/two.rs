@@ -383,7 +383,7 @@ unsafe fn scores_f64_avx2(
     xs: &[f64],
     d: usize,
     pair: &Pair<f64>,
-    rows: &[u8],
+    rows: &[u32],
     s0: &mut [f64],
     s1: &mut [f64],
     xn2: &mut [f64],
@@ -423,7 +423,7 @@ unsafe fn scores_f64_avx2(
 /// Scores (widened to `f64`) and `f64` sums of squares of the centred rows `rows[q]` of `xs`,
 /// with the label arithmetic of [`labels_of`] (the label is `(s1 < s0)`).
 #[inline(always)]
-fn scores_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, rows: &[u8], s0: &mut [f64], s1: &mut [f64], xn2: &mut [f64]) {
+fn scores_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, rows: &[u32], s0: &mut [f64], s1: &mut [f64], xn2: &mut [f64]) {
     let n = rows.len();
     let row = |q: usize| {
         let t = rows[q] as usize;
@@ -680,43 +680,40 @@ pub(crate) struct IncrBlock {
     pub xn2_max: f64,
 }
 
-/// The rows of a chunk (`lc.len() <= 64` labels, bounds `uc`, `lo`) that must be scored,
-/// into `todo` (in row order); returns their number. Unprimed: every row. Otherwise each
-/// row's bounds move by the shifts, and the rows they do not certify are listed.
+/// A primed pass scores every row of a block when more than `1 / DENSE_FRACTION` of them are
+/// not certified.
+const DENSE_FRACTION: usize = 4;
+
+/// Moves the bounds (`uc`, `lo`) of a chunk's rows (labels `lc`, at most 64, the first at
+/// position `base` of the block) by `cert`'s shifts and appends the positions of the rows
+/// they do not certify to `todo`, in row order.
 #[inline(always)]
-fn uncertified(cert: &Certifier, lc: &[u8], uc: &mut [f64], lo: &mut [f64], todo: &mut [u8; 64]) -> usize {
+fn uncertified(cert: &Certifier, lc: &[u8], uc: &mut [f64], lo: &mut [f64], base: usize, todo: &mut Vec<u32>) {
     let m = lc.len().min(64);
-    if !cert.primed {
-        for t in 0..m {
-            todo[t] = t as u8;
-        }
-        return m;
-    }
     let mut ok = [0u8; 64];
     cert.update(&lc[..m], &mut uc[..m], &mut lo[..m], &mut ok[..m]);
-    let mut nt = 0;
     for (g, oks) in ok[..m].chunks(8).enumerate() {
         // Eight certified rows at once (the common case once the centres settle).
         if oks.len() == 8 && oks.iter().all(|&c| c == 1) {
             continue;
         }
         for (q, &c) in oks.iter().enumerate() {
-            // Branch-free: written always, kept when not certified.
-            todo[nt] = (g * 8 + q) as u8;
-            nt += (c == 0) as usize;
+            if c == 0 {
+                todo.push((base + g * 8 + q) as u32);
+            }
         }
     }
-    nt
 }
 
 /// One block of [`iterate_incr`] (`labels.len()` rows of `xs`, their bounds `up`, `lo`).
 ///
 /// Unprimed `cert` (a run's first pass): every row is scored, its label and bounds set, and
-/// every row added to the block's sums from zero, in the order of [`iter_block_impl`] (the
-/// same bits). Primed: only the rows whose bounds do not certify their label are scored (a
-/// certified row keeps the label the kernel would give it); a row whose label changed is
-/// subtracted from its old centre's sums and added to its new one's, in row order from zero
-/// (its values just read by the kernel, in cache). The rows not scored are not read at all.
+/// every row added to the block's sums from zero, chunk by chunk while its rows are in cache,
+/// in the order of [`iter_block_impl`] (the same bits). Primed: the bounds of every row are
+/// moved first and the rows they do not certify listed (a certified row keeps the label the
+/// kernel would give it); only the listed rows are read, scored eight at a time with their
+/// lines requested ahead; a row whose label changed is subtracted from its old centre's sums
+/// and added to its new one's, in row order from zero (its values in cache).
 #[inline(always)]
 fn iter_block_incr_impl<F: Float>(
     xs: &[F],
@@ -738,63 +735,27 @@ fn iter_block_incr_impl<F: Float>(
         scored: 0,
         xn2_max: 0.0,
     };
-    let mut todo = [0u8; 64];
-    let (mut s0, mut s1, mut xn2) = ([0.0f64; 64], [0.0f64; 64], [0.0f64; 64]);
-    let (mut nu, mut nl, mut nlab) = ([0.0f64; 64], [0.0f64; 64], [0u8; 64]);
-    let first = !cert.primed;
-    let next_chunk = |c: usize| &xs[((c + 1) * 64 * d).min(xs.len())..((c + 2) * 64 * d).min(xs.len())];
     let mu = &pair.mu[..d];
     let (sa, sb) = out.sums.split_at_mut(d);
-    for (c, ((lc, uc), lw)) in labels.chunks_mut(64).zip(up.chunks_mut(64)).zip(lo.chunks_mut(64)).enumerate() {
-        let m = lc.len();
-        let xc = &xs[c * 64 * d..(c * 64 + m) * d];
-        let swc = &sw[c * 64..c * 64 + m];
-        let nt = uncertified(cert, lc, uc, lw, &mut todo);
-        out.scored += nt;
-        if nt == 0 {
-            continue;
-        }
-        scores_of(xc, d, pair, &todo[..nt], &mut s0, &mut s1, &mut xn2);
-        cert.settle(&s0, &s1, &xn2, &mut nlab[..nt], &mut nu, &mut nl);
-        if first {
-            for &v in &xn2[..nt] {
-                out.xn2_max = out.xn2_max.max(v);
+    if !cert.primed {
+        let all: Vec<u32> = (0..64u32).collect();
+        let (mut s0, mut s1, mut xn2) = ([0.0f64; 64], [0.0f64; 64], [0.0f64; 64]);
+        let (mut nu, mut nl, mut nlab) = ([0.0f64; 64], [0.0f64; 64], [0u8; 64]);
+        let next_chunk = |c: usize| &xs[((c + 1) * 64 * d).min(xs.len())..((c + 2) * 64 * d).min(xs.len())];
+        for (c, ((lc, uc), lw)) in labels.chunks_mut(64).zip(up.chunks_mut(64)).zip(lo.chunks_mut(64)).enumerate() {
+            let m = lc.len();
+            let xc = &xs[c * 64 * d..(c * 64 + m) * d];
+            let swc = &sw[c * 64..c * 64 + m];
+            scores_of(xc, d, pair, &all[..m], &mut s0, &mut s1, &mut xn2);
+            cert.settle(&s0, &s1, &xn2, &mut nlab[..m], &mut nu, &mut nl);
+            for t in 0..m {
+                out.xn2_max = out.xn2_max.max(xn2[t]);
+                out.changed += (nlab[t] != lc[t]) as usize;
             }
-        }
-        for q in 0..nt {
-            let t = todo[q] as usize;
-            uc[t] = nu[q];
-            lw[t] = nl[q];
-            let (new, old) = (nlab[q], lc[t]);
-            lc[t] = new;
-            if new == old {
-                continue;
-            }
-            out.changed += 1;
-            if first {
-                continue;
-            }
-            // Moved from `old` to `new`: the term `(x - mu) * w` of `accumulate`, the same bits.
-            let w = swc[t];
-            let x = &xc[t * d..(t + 1) * d];
-            let (add, sub) = if new == 1 { (&mut *sb, &mut *sa) } else { (&mut *sa, &mut *sb) };
-            for f in 0..d {
-                let v = ((x[f] - mu[f]) * w).as_f64();
-                add[f] += v;
-                sub[f] -= v;
-            }
-            let (n, o) = (new as usize & 1, old as usize & 1);
-            let wf = w.as_f64();
-            out.weights[n] += wf;
-            out.weights[o] -= wf;
-            out.rows[n] += 1;
-            out.rows[o] -= 1;
-            let nz = (w != F::zero()) as i64;
-            out.nonzero[n] += nz;
-            out.nonzero[o] -= nz;
-            out.moved += wf.abs();
-        }
-        if first {
+            lc.copy_from_slice(&nlab[..m]);
+            uc.copy_from_slice(&nu[..m]);
+            lw.copy_from_slice(&nl[..m]);
+            out.scored += m;
             sum_chunk(xc, d, swc, pair, lc, sa, sb, &mut out.weights, next_chunk(c));
             for (&l, &w) in lc.iter().zip(swc) {
                 let j = (l & 1) as usize;
@@ -802,6 +763,56 @@ fn iter_block_incr_impl<F: Float>(
                 out.nonzero[j] += (w != F::zero()) as i64;
             }
         }
+        return out;
+    }
+    let mut todo: Vec<u32> = Vec::new();
+    for (c, ((lc, uc), lw)) in labels.chunks(64).zip(up.chunks_mut(64)).zip(lo.chunks_mut(64)).enumerate() {
+        uncertified(cert, lc, uc, lw, c * 64, &mut todo);
+    }
+    if todo.len() * DENSE_FRACTION > labels.len() {
+        // Most rows to read anyway: read the block in order (streaming beats scattered
+        // reads), which also makes every row's bounds tight again.
+        todo.clear();
+        todo.extend(0..labels.len() as u32);
+    }
+    let nt = todo.len();
+    out.scored = nt;
+    if nt == 0 {
+        return out;
+    }
+    let (mut s0, mut s1, mut xn2) = (vec![0.0f64; nt], vec![0.0f64; nt], vec![0.0f64; nt]);
+    let (mut nu, mut nl, mut nlab) = (vec![0.0f64; nt], vec![0.0f64; nt], vec![0u8; nt]);
+    scores_of(xs, d, pair, &todo, &mut s0, &mut s1, &mut xn2);
+    cert.settle(&s0, &s1, &xn2, &mut nlab, &mut nu, &mut nl);
+    for q in 0..nt {
+        let t = todo[q] as usize;
+        up[t] = nu[q];
+        lo[t] = nl[q];
+        let (new, old) = (nlab[q], labels[t]);
+        if new == old {
+            continue;
+        }
+        labels[t] = new;
+        out.changed += 1;
+        // Moved from `old` to `new`: the term `(x - mu) * w` of `accumulate`, the same bits.
+        let w = sw[t];
+        let x = &xs[t * d..(t + 1) * d];
+        let (add, sub) = if new == 1 { (&mut *sb, &mut *sa) } else { (&mut *sa, &mut *sb) };
+        for f in 0..d {
+            let v = ((x[f] - mu[f]) * w).as_f64();
+            add[f] += v;
+            sub[f] -= v;
+        }
+        let (n, o) = (new as usize & 1, old as usize & 1);
+        let wf = w.as_f64();
+        out.weights[n] += wf;
+        out.weights[o] -= wf;
+        out.rows[n] += 1;
+        out.rows[o] -= 1;
+        let nz = (w != F::zero()) as i64;
+        out.nonzero[n] += nz;
+        out.nonzero[o] -= nz;
+        out.moved += wf.abs();
     }
     out
 }
@@ -863,55 +874,23 @@ fn final_block_impl<F: Float>(
     labels: &mut [u8],
     relabel: bool,
 ) -> FinalBlock {
-    if relabel {
-        for (c, lc) in labels.chunks_mut(64).enumerate() {
-            let m = lc.len();
-            labels_of(&xs[c * 64 * d..(c * 64 + m) * d], d, pair, lc);
-        }
-    }
-    final_dists(xs, d, sw, pair, centers, labels)
-}
-
-/// [`final_block_impl`] relabelling with the bounds (`up`, `lo`) of the rows (relative to
-/// the previous centres, moved by `cert`'s shifts): only the rows they do not certify are
-/// scored. The same labels and results, bit for bit; also returns the number of rows scored.
-#[inline(always)]
-fn final_block_pruned_impl<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    centers: &[F],
-    cert: &Certifier,
-    labels: &mut [u8],
-    up: &mut [f64],
-    lo: &mut [f64],
-) -> (FinalBlock, usize) {
-    let mut todo = [0u8; 64];
-    let (mut s0, mut s1, mut xn2) = ([0.0f64; 64], [0.0f64; 64], [0.0f64; 64]);
-    let mut scored = 0;
-    for (c, ((lc, uc), lw)) in labels.chunks_mut(64).zip(up.chunks_mut(64)).zip(lo.chunks_mut(64)).enumerate() {
-        let m = lc.len();
-        let xc = &xs[c * 64 * d..(c * 64 + m) * d];
-        let nt = uncertified(cert, lc, uc, lw, &mut todo);
-        scored += nt;
-        scores_of(xc, d, pair, &todo[..nt], &mut s0, &mut s1, &mut xn2);
-        for q in 0..nt {
-            lc[todo[q] as usize] = (s1[q] < s0[q]) as u8;
-        }
-    }
-    (final_dists(xs, d, sw, pair, centers, labels), scored)
+    final_dists(xs, d, sw, pair, centers, labels, relabel)
 }
 
 /// Inertia (all rows, per label) and label counts of a block with its final labels.
 #[inline(always)]
-fn final_dists<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, centers: &[F], labels: &[u8]) -> FinalBlock {
+fn final_dists<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, centers: &[F], labels: &mut [u8], relabel: bool) -> FinalBlock {
     let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
     let mut row = vec![F::zero(); d];
     let mut dist = [F::zero(); 64];
-    for (c, lc) in labels.chunks(64).enumerate() {
+    for (c, lc) in labels.chunks_mut(64).enumerate() {
         let m = lc.len();
         let xc = &xs[c * 64 * d..(c * 64 + m) * d];
+        if relabel {
+            // Labels then distances of the chunk while its rows are in cache.
+            labels_of(xc, d, pair, lc);
+        }
+        let lc = &*lc;
         let mut done = 0;
         #[cfg(target_arch = "x86_64")]
         if pair.hw_fma {
@@ -980,22 +959,6 @@ unsafe fn iter_block_incr_fma<F: Float>(
     iter_block_incr_impl(xs, d, sw, pair, cert, labels, up, lo)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn final_block_pruned_fma<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    centers: &[F],
-    cert: &Certifier,
-    labels: &mut [u8],
-    up: &mut [f64],
-    lo: &mut [f64],
-) -> (FinalBlock, usize) {
-    final_block_pruned_impl(xs, d, sw, pair, centers, cert, labels, up, lo)
-}
-
 fn iter_block_incr<F: Float>(
     xs: &[F],
     d: usize,
@@ -1013,25 +976,6 @@ fn iter_block_incr<F: Float>(
     }
     iter_block_incr_impl(xs, d, sw, pair, cert, labels, up, lo)
 }
-fn final_block_pruned<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    centers: &[F],
-    cert: &Certifier,
-    labels: &mut [u8],
-    up: &mut [f64],
-    lo: &mut [f64],
-) -> (FinalBlock, usize) {
-    #[cfg(target_arch = "x86_64")]
-    if pair.hw_fma {
-        // SAFETY: as above.
-        return unsafe { final_block_pruned_fma(xs, d, sw, pair, centers, cert, labels, up, lo) };
-    }
-    final_block_pruned_impl(xs, d, sw, pair, centers, cert, labels, up, lo)
-}
-
 fn iter_block<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &mut [u8]) -> IterBlock {
     #[cfg(target_arch = "x86_64")]
     if pair.hw_fma {
@@ -1245,43 +1189,3 @@ fn sums_block<F: Float>(xs: &[F], d: usize, sw: &[F], pair: &Pair<F>, labels: &[
     out
 }
 
-/// [`finalize`] with `relabel`, using the `bounds` of the rows (relative to the centres
-/// of the last [`iterate_pruned`], moved by `cert`'s shifts to `centers`): only the rows they
-/// do not certify are relabelled by the kernel. The same results as [`finalize`], bit for
-/// bit; also returns the number of rows scored.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn finalize_pruned<F: Float>(
-    xs: &[F],
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    centers: &[F],
-    cert: &Certifier,
-    labels: &mut [u8],
-    bounds: &mut Bounds,
-) -> (FinalBlock, usize) {
-    let m = labels.len();
-    let (xs, sw) = (&xs[..m * d], &sw[..m]);
-    let (up, lo) = bounds.halves(m);
-    let blocks: Vec<(FinalBlock, usize)> = labels
-        .par_chunks_mut(BLOCK_ROWS)
-        .zip(up.par_chunks_mut(BLOCK_ROWS))
-        .zip(lo.par_chunks_mut(BLOCK_ROWS))
-        .enumerate()
-        .map(|(b, ((lc, uc), lw))| {
-            let r = b * BLOCK_ROWS;
-            final_block_pruned(&xs[r * d..(r + lc.len()) * d], d, &sw[r..r + lc.len()], pair, centers, cert, lc, uc, lw)
-        })
-        .collect();
-    let mut out = FinalBlock { inertia: 0.0, per_label: [0.0; 2], counts: [0; 2] };
-    let mut scored = 0;
-    for (b, s) in &blocks {
-        out.inertia += b.inertia;
-        out.per_label[0] += b.per_label[0];
-        out.per_label[1] += b.per_label[1];
-        out.counts[0] += b.counts[0];
-        out.counts[1] += b.counts[1];
-        scored += s;
-    }
-    (out, scored)
-}
