@@ -685,10 +685,11 @@ pub(crate) struct IncrBlock {
 const DENSE_FRACTION: usize = 4;
 
 /// Moves the bounds (`uc`, `lo`) of a chunk's rows (labels `lc`, at most 64, the first at
-/// position `base` of the block) by `cert`'s shifts and appends the positions of the rows
-/// they do not certify to `todo`, in row order.
+/// position `base` of the block) by `cert`'s shifts and writes the positions of the rows
+/// they do not certify to `todo[nt..]`, in row order; returns the new `nt`. `todo` has room
+/// for every row of the block.
 #[inline(always)]
-fn uncertified(cert: &Certifier, lc: &[u8], uc: &mut [f64], lo: &mut [f64], base: usize, todo: &mut Vec<u32>) {
+fn uncertified(cert: &Certifier, lc: &[u8], uc: &mut [f64], lo: &mut [f64], base: usize, todo: &mut [u32], mut nt: usize) -> usize {
     let m = lc.len().min(64);
     let mut ok = [0u8; 64];
     cert.update(&lc[..m], &mut uc[..m], &mut lo[..m], &mut ok[..m]);
@@ -698,12 +699,17 @@ fn uncertified(cert: &Certifier, lc: &[u8], uc: &mut [f64], lo: &mut [f64], base
             continue;
         }
         for (q, &c) in oks.iter().enumerate() {
-            if c == 0 {
-                todo.push((base + g * 8 + q) as u32);
-            }
+            // Branch-free: written always, kept when not certified.
+            todo[nt] = (base + g * 8 + q) as u32;
+            nt += (c == 0) as usize;
         }
     }
+    nt
 }
+
+/// Listed rows a primed pass scores, settles and applies at a time (their values stay in
+/// cache from the scores to the sums).
+const BATCH: usize = 128;
 
 /// One block of [`iterate_incr`] (`labels.len()` rows of `xs`, their bounds `up`, `lo`).
 ///
@@ -765,27 +771,52 @@ fn iter_block_incr_impl<F: Float>(
         }
         return out;
     }
-    let mut todo: Vec<u32> = Vec::new();
+    let mut todo = vec![0u32; labels.len()];
+    let mut nt = 0;
     for (c, ((lc, uc), lw)) in labels.chunks(64).zip(up.chunks_mut(64)).zip(lo.chunks_mut(64)).enumerate() {
-        uncertified(cert, lc, uc, lw, c * 64, &mut todo);
+        nt = uncertified(cert, lc, uc, lw, c * 64, &mut todo, nt);
     }
-    if todo.len() * DENSE_FRACTION > labels.len() {
+    if nt * DENSE_FRACTION > labels.len() {
         // Most rows to read anyway: read the block in order (streaming beats scattered
         // reads), which also makes every row's bounds tight again.
-        todo.clear();
-        todo.extend(0..labels.len() as u32);
+        for (t, v) in todo.iter_mut().enumerate() {
+            *v = t as u32;
+        }
+        nt = labels.len();
     }
-    let nt = todo.len();
     out.scored = nt;
-    if nt == 0 {
-        return out;
+    let (mut s0, mut s1, mut xn2) = ([0.0f64; BATCH], [0.0f64; BATCH], [0.0f64; BATCH]);
+    let (mut nu, mut nl, mut nlab) = ([0.0f64; BATCH], [0.0f64; BATCH], [0u8; BATCH]);
+    for list in todo[..nt].chunks(BATCH) {
+        let k = list.len();
+        scores_of(xs, d, pair, list, &mut s0, &mut s1, &mut xn2);
+        cert.settle(&s0, &s1, &xn2, &mut nlab[..k], &mut nu, &mut nl);
+        apply(xs, d, sw, mu, list, &nlab[..k], &nu, &nl, labels, up, lo, &mut out);
     }
-    let (mut s0, mut s1, mut xn2) = (vec![0.0f64; nt], vec![0.0f64; nt], vec![0.0f64; nt]);
-    let (mut nu, mut nl, mut nlab) = (vec![0.0f64; nt], vec![0.0f64; nt], vec![0u8; nt]);
-    scores_of(xs, d, pair, &todo, &mut s0, &mut s1, &mut xn2);
-    cert.settle(&s0, &s1, &xn2, &mut nlab, &mut nu, &mut nl);
-    for q in 0..nt {
-        let t = todo[q] as usize;
+    out
+}
+
+/// Sets the labels and bounds of the scored rows `list` (new labels `nlab`, bounds `nu`,
+/// `nl`) and moves the terms of the rows whose label changed between the two centres' sums
+/// of `out`, in row order.
+#[inline(always)]
+fn apply<F: Float>(
+    xs: &[F],
+    d: usize,
+    sw: &[F],
+    mu: &[F],
+    list: &[u32],
+    nlab: &[u8],
+    nu: &[f64],
+    nl: &[f64],
+    labels: &mut [u8],
+    up: &mut [f64],
+    lo: &mut [f64],
+    out: &mut IncrBlock,
+) {
+    let (sa, sb) = out.sums.split_at_mut(d);
+    for (q, &t) in list.iter().enumerate() {
+        let t = t as usize;
         up[t] = nu[q];
         lo[t] = nl[q];
         let (new, old) = (nlab[q], labels[t]);
@@ -814,7 +845,6 @@ fn iter_block_incr_impl<F: Float>(
         out.nonzero[o] -= nz;
         out.moved += wf.abs();
     }
-    out
 }
 
 /// float64 with AVX2: `out[t] = sq_dist_unrolled(x[t] - mu, centers[labels[t]])` for rows
