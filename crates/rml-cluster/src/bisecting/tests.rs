@@ -1,5 +1,5 @@
 use super::*;
-use ndarray::{Array3, Axis};
+use ndarray::{Array3, ArrayView2, Axis};
 
 /// Deterministic pseudo-random data: a few noisy groups.
 fn data<F: Float>(n: usize, d: usize, seed: u64) -> (Array2<F>, Array1<F>) {
@@ -366,7 +366,7 @@ fn pruned_is_dense<F: Float>(
 
 #[test]
 fn pruned_passes_give_the_dense_labels_and_iterations() {
-    let mut skipped = 0usize;
+    let (mut skipped, mut rebased) = (0usize, 0usize);
     for (case, &(n, d, groups, spread, dups)) in [
         (2500usize, 9usize, 0usize, 0.0f64, 0usize), // uniform: many near-ties
         (2000, 16, 4, 2.0, 300),                     // duplicated rows
@@ -398,6 +398,7 @@ fn pruned_passes_give_the_dense_labels_and_iterations() {
             ] {
                 let s = pruned_is_dense(&x64, &mu, wts, idx, &ini, &p);
                 skipped += s.iter().flat_map(|(sc, _)| sc).map(|&k| idx.len() - k).sum::<usize>();
+                rebased += s.iter().map(|(_, r)| r.len()).sum::<usize>();
                 let (x32, mu32, w32) = (x64.mapv(|v| v as f32), mu.mapv(|v| v as f32), wts.mapv(|v| v as f32));
                 let ini32 = ini.mapv(|v| v as f32);
                 let s = pruned_is_dense(&x32, &mu32, &w32, idx, &ini32, &p);
@@ -405,7 +406,9 @@ fn pruned_passes_give_the_dense_labels_and_iterations() {
             }
         }
     }
-    assert!(skipped > 0, "skipped {skipped} rows");
+    // Some runs moved more weight than their lighter centre holds: their sums were
+    // recomputed from zero, and still gave the dense labels.
+    assert!(skipped > 0 && rebased > 0, "skipped {skipped} rows, rebased {rebased} times");
 }
 
 #[test]
@@ -450,4 +453,98 @@ fn pruned_passes_do_not_depend_on_the_thread_count() {
     let one = run(1);
     assert_eq!(one, run(2));
     assert!(one.5.iter().flat_map(|(s, _)| s).any(|&k| k < idx.len()), "nothing skipped: {:?}", one.5);
+}
+
+/// Runs the incremental passes by hand (as `run_lloyd` does) and, after every pass, checks
+/// the running sums against the sums of the same labels from zero: bit for bit after a
+/// run's first pass, then within a few ulps per pass of the magnitude of the terms; the
+/// weights (integer, some zero), rows and non-zero rows per centre exactly.
+fn incremental_sums_track<F: Float>(n: usize, d: usize, seed: u64) -> usize {
+    // uniform rows: many iterations, labels changing in most of them
+    let x = blobs::<F>(n, d, 0, 0.0, 20, seed);
+    let mu: Vec<F> = mean_of(&x).to_vec();
+    let w: Vec<F> = (0..n).map(|i| F::from_f64(((i * 5 + 1) % 4) as f64)).collect();
+    let xs = x.as_slice().unwrap();
+    // Σ |w (x - mu)| per feature: the scale of the rounding of any sum of the terms.
+    let mut scale = vec![0.0f64; d];
+    for i in 0..n {
+        for f in 0..d {
+            scale[f] += ((x[[i, f]] - mu[f]) * w[i]).as_f64().abs();
+        }
+    }
+    let mut centers: Vec<F> = (0..2 * d).map(|q| x[[if q < d { 3 } else { 11 }, q % d]] - mu[q % d]).collect();
+    let mut labels = vec![u8::MAX; n];
+    let mut b = bounds::Bounds::new(n).unwrap();
+    let mut run = two::Running { sums: Vec::new(), weights: [0.0; 2], rows: [0; 2], nonzero: [0; 2], moved: 0.0 };
+    let mut shift: Option<Vec<F>> = None;
+    let mut primed_changes = 0;
+    let eps = f64::EPSILON;
+    for it in 0..40 {
+        let pair = two::Pair::new(&centers, &mu, d, two::hw_fma());
+        let cert = bounds::Certifier::new(d, &centers, b.x2_max, shift.as_deref());
+        let (changed, st) = two::iterate_incr(xs, d, &w, &pair, &cert, &mut labels, &mut b, &mut run);
+        if !cert.primed {
+            b.x2_max = cert.x2_bound(st.xn2_max);
+        }
+        let (sums, weights) = two::sums_of_labels(xs, d, &w, &pair, &labels);
+        if !cert.primed {
+            assert_eq!(run.sums, sums, "a first pass sums from zero");
+        } else {
+            primed_changes += (changed > 0) as usize;
+            for q in 0..2 * d {
+                let tol = 4.0 * (it + 1) as f64 * eps * scale[q % d];
+                assert!((run.sums[q] - sums[q]).abs() <= tol, "pass {it} sum {q}: {} vs {}", run.sums[q], sums[q]);
+            }
+        }
+        assert_eq!(run.weights, weights, "integer weights are exact");
+        for j in 0..2 {
+            let rows = labels.iter().filter(|&&l| l as usize == j).count() as i64;
+            let nz = labels.iter().zip(&w).filter(|(&l, &wt)| l as usize == j && wt != F::zero()).count() as i64;
+            assert_eq!((run.rows[j], run.nonzero[j]), (rows, nz), "pass {it} centre {j}");
+        }
+        let new = average::<F>(&run.sums, run.weights, d);
+        let old = ArrayView2::from_shape((2, d), &centers).unwrap();
+        shift = Some(kmeans::center_shift(old, new.view()));
+        centers = new.iter().copied().collect();
+        if changed == 0 {
+            break;
+        }
+    }
+    primed_changes
+}
+
+#[test]
+fn incremental_sums_track_the_sums_from_zero() {
+    let n = 2 * crate::kmeans::BLOCK_ROWS + 301;
+    let a = incremental_sums_track::<f64>(n, 24, 5);
+    let b = incremental_sums_track::<f32>(n, 17, 6);
+    assert!(a >= 2 && b >= 2, "too few primed passes with changes: {a}, {b}");
+}
+
+#[test]
+fn a_centre_of_zero_weights_is_relocated_as_the_dense_passes_do() {
+    // Centre 1 starts on a far group whose rows all weigh 0: its weight is exactly 0 and
+    // scikit-learn's relocation moves it (sums from zero); incremental passes follow.
+    let (n, d) = (2000usize, 12usize);
+    let mut x = blobs::<f64>(n, d, 3, 1.0, 0, 21);
+    for i in n - 50..n {
+        for f in 0..d {
+            x[[i, f]] += 100.0;
+        }
+    }
+    let w = Array1::from_shape_fn(n, |i| if i >= n - 50 { 0.0 } else { 1.0 + (i % 3) as f64 });
+    let idx: Vec<usize> = (0..n).collect();
+    let ini = inits(&x, &idx, &[(0, n - 1)]);
+    let p = params(Algorithm::Lloyd, Strategy::BiggestInertia);
+    pruned_is_dense(&x, &zeros(&x), &w, &idx, &ini, &p);
+    let (rc, rl, ri, _, rn) = reference(&x, &w, &idx, &ini, &p);
+    let mut order = idx.clone();
+    let s = split(x.view(), zeros(&x).view(), w.view(), &mut order, ini.view(), &p, &Cancel::new()).unwrap();
+    assert_eq!(s.n_iter, rn);
+    let left: Vec<usize> = idx.iter().zip(&rl).filter(|(_, &l)| l == 0).map(|(&i, _)| i).collect();
+    assert_eq!(&order[..s.n_left], &left[..]);
+    assert_close_arrays(&s.centers, &rc, 1e-10, "centres");
+    assert_close(s.inertia, ri, 1e-10, "inertia");
+    // the zero-weight rows were not all left on one side by accident: centre 1 moved
+    assert!(rc.row(1).iter().zip(ini.slice(ndarray::s![0, 1, ..])).any(|(a, b)| a != b));
 }
