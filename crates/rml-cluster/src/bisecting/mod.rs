@@ -12,20 +12,30 @@
 //!
 //! ## Arithmetic and parity
 //! The Lloyd iteration is scikit-learn's `_kmeans_single_lloyd` for `k = 2` step for step,
-//! with the same arithmetic as [`crate::kmeans`] on the copied subset (see `two.rs`): the same
-//! label decision, per-centre sums in `f64` over fixed blocks of [`crate::kmeans::BLOCK_ROWS`]
-//! rows merged in block order, scikit-learn's `_average_centers` (multiply by `1 / Σw` for
-//! float64, divide for float32; an empty centre takes the heaviest centre's row), strict
-//! convergence when no label changed, `Σ shift² <= tol` with numpy's pairwise sum, and a final
-//! relabelling unless converged strictly. A centre left empty goes through
-//! [`crate::kmeans::finish_centers`] (scikit-learn's relocation), on a copy of the rows.
-//! Elkan's algorithm and verbose runs use [`crate::kmeans`]'s own loops on a copy of the rows.
+//! with the label decision of [`crate::kmeans`] (see `two.rs`), per-centre sums in `f64`,
+//! scikit-learn's `_average_centers` (multiply by `1 / Σw` for float64, divide for float32;
+//! an empty centre takes the heaviest centre's row), strict convergence when no label
+//! changed, `Σ shift² <= tol` with numpy's pairwise sum, and a final relabelling unless
+//! converged strictly. A centre left empty goes through [`crate::kmeans::finish_centers`]
+//! (scikit-learn's relocation), on a copy of the rows. Elkan's algorithm and verbose runs use
+//! [`crate::kmeans`]'s own loops on a copy of the rows.
 //!
-//! ## Skipped labels
-//! For `d > SMALL_D` every pass after a run's first skips the label computation of the rows
-//! whose Hamerly bounds prove that the kernel would give them their current label
-//! (`bounds.rs`; `16 |indices|` bytes of bounds per bisection): the same labels and sums, bit
-//! for bit.
+//! For `d <= SMALL_D` the passes are dense: sums over fixed blocks of
+//! [`crate::kmeans::BLOCK_ROWS`] rows merged in block order, bit-identical to K-means' Lloyd
+//! on the copied subset.
+//!
+//! ## Incremental passes (d > SMALL_D)
+//! Every pass after a run's first scores only the rows whose Hamerly bounds do not prove that
+//! the kernel would give them their current label (`bounds.rs`; `16 |indices|` bytes of
+//! bounds per bisection), and moves only the rows whose label changed between the running
+//! centre sums (`two.rs`): a pass reads only the rows it scores. Labels and iterations are
+//! those of the dense passes on the same centres; the sums are added in another order than
+//! a pass from zero, so centres and inertia equal K-means' on the copied subset (and
+//! scikit-learn's, whose own order depends on its thread count) within rounding, not bit for
+//! bit. The sums are recomputed from zero (one more pass) when a centre has no weight left
+//! (then scikit-learn's relocation runs on exactly the dense sums), and when the weight of the
+//! rows moved since they last were exceeds the lighter centre's weight (`REBASE`), which
+//! keeps their rounding at the level of one summation from zero.
 //!
 //! ## Threads
 //! Every pass is parallel over fixed blocks of rows and reduced in block order: results are
@@ -159,12 +169,13 @@ pub fn split_with_scratch<F: Float>(
     Ok(split_impl(x, x_mean, sample_weight, indices, centers_inits, params, scratch, true, cancel)?.0)
 }
 
-/// Per run of a split: rows scored per pass, blocks whose kept sums were used per iteration.
+/// Per run of a split: rows scored per pass, iterations after which the sums were recomputed
+/// from zero.
 type RunStats = (Vec<usize>, Vec<usize>);
 
-/// [`split_with_scratch`]; `prune = false` forces dense passes (the reference the pruned
+/// [`split_with_scratch`]; `prune = false` forces dense passes (the reference the incremental
 /// passes are tested against). Also returns, per run, the rows scored per pass and the
-/// blocks whose kept sums were used per iteration.
+/// iterations after which the running sums were recomputed from zero.
 #[allow(clippy::too_many_arguments)]
 fn split_impl<F: Float>(
     x: ArrayView2<F>,
@@ -363,9 +374,9 @@ fn gather<F: Float>(x: ArrayView2<F>, mu: &[F], sw: &[F], indices: &[usize]) -> 
 }
 
 /// The 2-means run on the `sw.len()` rows of `xs` (contiguous, row-major), taken as
-/// `x - mu`. With `bounds` (room for the rows), each pass scores only the rows whose
-/// Hamerly bounds do not certify their label (`bounds.rs`): the same labels, centres, sums,
-/// iterations and inertia as the dense passes, bit for bit.
+/// `x - mu`. With `bounds` (room for the rows), the passes are incremental (see the module
+/// docs): the same labels and iterations as the dense passes, the centres and inertia within
+/// rounding.
 #[allow(clippy::too_many_arguments)]
 fn run_lloyd<F: Float>(
     xs: &[F],
@@ -405,7 +416,7 @@ fn run_lloyd<F: Float>(
                 scored.push(st.scored);
                 let empty = running.nonzero.iter().any(|&c| c <= 0);
                 let w_min = running.weights[0].abs().min(running.weights[1].abs());
-                if cert.primed && (empty || !(running.moved <= REBASE * w_min)) {
+                if cert.primed && (empty || running.moved > REBASE * w_min) {
                     // The sums from zero: a centre without weight goes through scikit-learn's
                     // relocation with exactly the sums a dense pass gives; and the running
                     // sums' rounding stays below that of one summation from zero.

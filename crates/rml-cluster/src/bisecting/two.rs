@@ -11,13 +11,19 @@
 //! is 1 iff `score_1 < score_0` (ties to centre 0). Norms are sequential sums of squares in
 //! the input dtype (`kmeans::row_sq_norms`).
 //!
-//! ## Pruned passes
-//! For `d > SMALL_D`, [`iterate_pruned`] and [`finalize_pruned`] keep Hamerly's bounds per
-//! row (`bounds.rs`) and score only the rows whose bounds do not prove that the kernel would
-//! return their current label (strictly, with a margin above the kernel's rounding error);
-//! the others keep their label, which is the dense pass's label bit for bit. Every row is
-//! still added to the sums, in the same order: sums, centres, labels, iterations and inertia
-//! are those of [`iterate`] and [`finalize`].
+//! ## Incremental passes
+//! For `d > SMALL_D`, [`iterate_incr`] keeps Hamerly's bounds per row (`bounds.rs`) and
+//! running per-centre sums ([`Running`]). A run's first pass scores every row and sums every
+//! row from zero (the bits of [`iterate`]). Later passes score only the rows whose bounds do
+//! not prove that the kernel would return their current label (strictly, with a margin above
+//! the kernel's rounding error; a certified row keeps the label a dense pass would give it,
+//! bit for bit), and update the sums by the rows whose label changed only: their term
+//! `(x - mu) · w` is subtracted from the old centre's sums and added to the new one's, per
+//! block in row order from zero, the blocks' changes merged in block order, then added to the
+//! running sums (the same bits for any number of threads). So a pass reads only the rows it
+//! scores. The sums are those of the labels up to the rounding of the updates (another
+//! summation order than a pass from zero; `run_lloyd` recomputes them from zero when needed).
+//! The final pass ([`finalize`]) is dense: it reads every row for the inertia anyway.
 //!
 //! ## Reductions
 //! Rows are processed in blocks of [`BLOCK_ROWS`] rows of the cluster (a constant); each
