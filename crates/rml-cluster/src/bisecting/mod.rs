@@ -224,17 +224,11 @@ fn split_impl<F: Float>(
     let contiguous = indices.windows(2).all(|w| w[1] == w[0] + 1);
     let mut owned: Vec<F>;
     let zero = vec![F::zero(); d];
-    // The incremental passes (Hamerly's bounds) where the FMA-chain kernel labels the rows
-    // (d > SMALL_D); smaller rows stay dense.
-    let pruned = !slow && prune && d > kmeans::SMALL_D;
-    // With the incremental passes, the copy of a leaf's rows is made by the first pass of
-    // the first run, chunk by chunk, while it scores them (`two::first_pass_gather`).
-    let mut pending: Option<two::Gather<F>> = None;
-    let mut rows: Option<(Xs<F>, &[F], &[F])> = if slow {
+    let rows: Option<(&[F], &[F], &[F])> = if slow {
         None
     } else if contiguous {
         let s = indices[0];
-        Some((Xs::Shared(&xs[s * d..(s + m) * d]), &sw[s..s + m], &mu[..]))
+        Some((&xs[s * d..(s + m) * d], &sw[s..s + m], &mu[..]))
     } else {
         let buf: &mut [F] = match scratch {
             Some(s) => &mut s[..need],
@@ -244,9 +238,7 @@ fn split_impl<F: Float>(
             }
         };
         let (xc, swc) = buf.split_at_mut(m * d);
-        if pruned {
-            pending = Some(two::Gather { x: xs, idx: &*indices, mu: &mu });
-        } else if d > 0 {
+        if d > 0 {
             let idx = &*indices;
             xc.par_chunks_mut(1024 * d).enumerate().for_each(|(b, out)| {
                 for (t, o) in out.chunks_exact_mut(d).enumerate() {
@@ -265,12 +257,12 @@ fn split_impl<F: Float>(
         for (o, &i) in swc.iter_mut().zip(indices.iter()) {
             *o = sw[i];
         }
-        Some((Xs::Copy(xc), &*swc, &zero[..]))
+        Some((&*xc, &*swc, &zero[..]))
     };
     // Hamerly's bounds of the rows (16 bytes a row, shared by the runs) where the FMA-chain
     // kernel labels them (d > SMALL_D); smaller rows stay dense.
     let mut bounds = match rows {
-        Some(_) if pruned => Some(bounds::Bounds::new(m)?),
+        Some(_) if prune && d > kmeans::SMALL_D => Some(bounds::Bounds::new(m)?),
         _ => None,
     };
     let mut best: Option<Run<F>> = None;
@@ -278,17 +270,8 @@ fn split_impl<F: Float>(
     let mut scored = Vec::new();
     for init in centers_inits.outer_iter() {
         cancel.check()?;
-        let mut run = match &mut rows {
-            Some((xr, swr, mur)) => {
-                let src = match xr {
-                    Xs::Shared(x) => Src::Ready(x),
-                    Xs::Copy(xc) => match pending.take() {
-                        Some(g) => Src::Pending(&mut **xc, g),
-                        None => Src::Ready(&**xc),
-                    },
-                };
-                run_lloyd(src, d, mur, swr, init, params, bounds.as_mut(), cancel)?
-            }
+        let mut run = match rows {
+            Some((xr, swr, mur)) => run_lloyd(xr, d, mur, swr, init, params, bounds.as_mut(), cancel)?,
             None => run_kmeans(x.view(), &mu, sw, indices, init, params, cancel)?,
         };
         log.append(&mut run.log);
@@ -390,25 +373,13 @@ fn gather<F: Float>(x: ArrayView2<F>, mu: &[F], sw: &[F], indices: &[usize]) -> 
     Ok((xsub, swsub))
 }
 
-/// Where a split's fast path reads its rows: X itself (a contiguous range) or a copy.
-enum Xs<'a, F> {
-    Shared(&'a [F]),
-    Copy(&'a mut [F]),
-}
-
-/// The rows of one 2-means run: ready, or still to be copied by its first pass.
-enum Src<'a, F> {
-    Ready(&'a [F]),
-    Pending(&'a mut [F], two::Gather<'a, F>),
-}
-
 /// The 2-means run on the `sw.len()` rows of `xs` (contiguous, row-major), taken as
 /// `x - mu`. With `bounds` (room for the rows), the passes are incremental (see the module
 /// docs): the same labels and iterations as the dense passes, the centres and inertia within
 /// rounding.
 #[allow(clippy::too_many_arguments)]
 fn run_lloyd<F: Float>(
-    src: Src<F>,
+    xs: &[F],
     d: usize,
     mu: &[F],
     sw: &[F],
@@ -420,11 +391,6 @@ fn run_lloyd<F: Float>(
     let m = sw.len();
     let hw = two::hw_fma();
     let tol_f = F::from_f64(params.tol);
-    let (mut xs, mut pending): (&[F], _) = match src {
-        Src::Ready(x) => (x, None),
-        Src::Pending(dst, g) => (&[], Some((dst, g))),
-    };
-    ensure!(pending.is_none() || bounds.is_some(), "rows copied by the first pass need the incremental passes");
     let mut centers = init.as_standard_layout().into_owned();
     let mut labels = vec![u8::MAX; m];
     let mut strict = false;
@@ -442,14 +408,7 @@ fn run_lloyd<F: Float>(
         let (sums, weights, changed) = match bounds.as_deref_mut() {
             Some(b) => {
                 let cert = bounds::Certifier::new(d, cs, b.x2_max, shift.as_deref());
-                let (changed, st) = match pending.take() {
-                    Some((dst, g)) => {
-                        let r = two::first_pass_gather(&mut *dst, g, d, sw, &pair, &cert, &mut labels, b, &mut running);
-                        xs = dst;
-                        r
-                    }
-                    None => two::iterate_incr(xs, d, sw, &pair, &cert, &mut labels, b, &mut running),
-                };
+                let (changed, st) = two::iterate_incr(xs, d, sw, &pair, &cert, &mut labels, b, &mut running);
                 if !cert.primed {
                     // This pass scored every row: every norm is bounded now.
                     b.x2_max = cert.x2_bound(st.xn2_max);

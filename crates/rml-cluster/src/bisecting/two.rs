@@ -1153,17 +1153,12 @@ pub(crate) fn iterate_incr<F: Float>(
             iter_block_incr(&xs[r * d..(r + lc.len()) * d], d, &sw[r..r + lc.len()], pair, cert, lc, uc, lw)
         })
         .collect();
-    merge_incr(&blocks, d, cert, run)
-}
-
-/// Merges the blocks of an incremental pass in block order into `run` (see [`iterate_incr`]).
-fn merge_incr(blocks: &[IncrBlock], d: usize, cert: &Certifier, run: &mut Running) -> (usize, PassStats) {
     let mut delta = vec![0.0f64; 2 * d];
     let mut weights = [0.0f64; 2];
     let mut stats = PassStats { scored: 0, xn2_max: 0.0 };
     let mut changed = 0;
     let (mut rows, mut nonzero, mut moved) = ([0i64; 2], [0i64; 2], 0.0f64);
-    for b in blocks {
+    for b in &blocks {
         for (a, &v) in delta.iter_mut().zip(&b.sums) {
             *a += v;
         }
@@ -1191,155 +1186,6 @@ fn merge_incr(blocks: &[IncrBlock], d: usize, cert: &Certifier, run: &mut Runnin
         *run = Running { sums: delta, weights, rows, nonzero, moved: 0.0 };
     }
     (changed, stats)
-}
-
-/// The rows to copy (centred) into a run's contiguous rows during its first pass: row `t` of
-/// the copy is `x[idx[t]] - mu`, computed in `F` (the values of scikit-learn's `X[indices]`
-/// of its centred X).
-#[derive(Clone, Copy)]
-pub(crate) struct Gather<'a, F> {
-    pub x: &'a [F],
-    pub idx: &'a [usize],
-    pub mu: &'a [F],
-}
-
-/// Rows ahead of the current one whose lines the copy requests.
-const GATHER_AHEAD: usize = 8;
-
-/// A run's first pass of [`iter_block_incr_impl`] on a block whose rows are copied first,
-/// chunk by chunk, into `dst` (`labels.len()` rows) from `src` (the block's indices), then
-/// scored and summed while in cache: the rows are read from X once instead of being copied
-/// in one pass and read back in another. The same copy and the same results.
-#[inline(always)]
-fn first_block_gather_impl<F: Float>(
-    dst: &mut [F],
-    src: Gather<F>,
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    cert: &Certifier,
-    labels: &mut [u8],
-    up: &mut [f64],
-    lo: &mut [f64],
-) -> IncrBlock {
-    let mut out = IncrBlock {
-        sums: vec![0.0; 2 * d],
-        weights: [0.0; 2],
-        rows: [0; 2],
-        nonzero: [0; 2],
-        moved: 0.0,
-        changed: 0,
-        scored: 0,
-        xn2_max: 0.0,
-    };
-    let (sa, sb) = out.sums.split_at_mut(d);
-    let all: Vec<u32> = (0..64u32).collect();
-    let (mut s0, mut s1, mut xn2) = ([0.0f64; 64], [0.0f64; 64], [0.0f64; 64]);
-    let (mut nu, mut nl, mut nlab) = ([0.0f64; 64], [0.0f64; 64], [0u8; 64]);
-    let mu = &src.mu[..d];
-    for (c, (((lc, uc), lw), xc)) in
-        labels.chunks_mut(64).zip(up.chunks_mut(64)).zip(lo.chunks_mut(64)).zip(dst.chunks_mut(64 * d)).enumerate()
-    {
-        let m = lc.len();
-        for (t, o) in xc.chunks_exact_mut(d).enumerate() {
-            let k = c * 64 + t;
-            // Ascending but not adjacent rows: request the row GATHER_AHEAD positions ahead.
-            if let Some(&ahead) = src.idx.get(k + GATHER_AHEAD) {
-                crate::kmeans::prefetch_row(&src.x[ahead * d..(ahead + 1) * d]);
-            }
-            let i = src.idx[k];
-            for ((v, &a), &mm) in o.iter_mut().zip(&src.x[i * d..(i + 1) * d]).zip(mu) {
-                *v = a - mm;
-            }
-        }
-        let xc = &xc[..m * d];
-        let swc = &sw[c * 64..c * 64 + m];
-        scores_of(xc, d, pair, &all[..m], &mut s0, &mut s1, &mut xn2);
-        cert.settle(&s0, &s1, &xn2, &mut nlab[..m], &mut nu, &mut nl);
-        for t in 0..m {
-            out.xn2_max = out.xn2_max.max(xn2[t]);
-            out.changed += (nlab[t] != lc[t]) as usize;
-        }
-        lc.copy_from_slice(&nlab[..m]);
-        uc.copy_from_slice(&nu[..m]);
-        lw.copy_from_slice(&nl[..m]);
-        out.scored += m;
-        sum_chunk(xc, d, swc, pair, lc, sa, sb, &mut out.weights, &[]);
-        for (&l, &w) in lc.iter().zip(swc) {
-            let j = (l & 1) as usize;
-            out.rows[j] += 1;
-            out.nonzero[j] += (w != F::zero()) as i64;
-        }
-    }
-    out
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn first_block_gather_fma<F: Float>(
-    dst: &mut [F],
-    src: Gather<F>,
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    cert: &Certifier,
-    labels: &mut [u8],
-    up: &mut [f64],
-    lo: &mut [f64],
-) -> IncrBlock {
-    first_block_gather_impl(dst, src, d, sw, pair, cert, labels, up, lo)
-}
-
-fn first_block_gather<F: Float>(
-    dst: &mut [F],
-    src: Gather<F>,
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    cert: &Certifier,
-    labels: &mut [u8],
-    up: &mut [f64],
-    lo: &mut [f64],
-) -> IncrBlock {
-    #[cfg(target_arch = "x86_64")]
-    if pair.hw_fma {
-        // SAFETY: hw_fma is only set when AVX2 and FMA were detected at run time.
-        return unsafe { first_block_gather_fma(dst, src, d, sw, pair, cert, labels, up, lo) };
-    }
-    first_block_gather_impl(dst, src, d, sw, pair, cert, labels, up, lo)
-}
-
-/// A run's first pass ([`iterate_incr`] with an unprimed `cert`) on rows copied into `dst`
-/// (`labels.len()` rows) from `src` as it goes ([`first_block_gather_impl`]); afterwards
-/// `dst` holds the copy, and `run` and the results are those [`iterate_incr`] gives on it.
-pub(crate) fn first_pass_gather<F: Float>(
-    dst: &mut [F],
-    src: Gather<F>,
-    d: usize,
-    sw: &[F],
-    pair: &Pair<F>,
-    cert: &Certifier,
-    labels: &mut [u8],
-    bounds: &mut Bounds,
-    run: &mut Running,
-) -> (usize, PassStats) {
-    assert!(!cert.primed, "a first pass");
-    let m = labels.len();
-    let (dst, sw) = (&mut dst[..m * d], &sw[..m]);
-    let (up, lo) = bounds.halves(m);
-    let blocks: Vec<IncrBlock> = labels
-        .par_chunks_mut(BLOCK_ROWS)
-        .zip(up.par_chunks_mut(BLOCK_ROWS))
-        .zip(lo.par_chunks_mut(BLOCK_ROWS))
-        .zip(dst.par_chunks_mut(BLOCK_ROWS * d))
-        .enumerate()
-        .map(|(b, (((lc, uc), lw), xb))| {
-            let r = b * BLOCK_ROWS;
-            let s = Gather { idx: &src.idx[r..r + lc.len()], ..src };
-            first_block_gather(xb, s, d, &sw[r..r + lc.len()], pair, cert, lc, uc, lw)
-        })
-        .collect();
-    merge_incr(&blocks, d, cert, run)
 }
 
 /// The per-centre sums and weights of the current `labels` from zero, without relabelling:
