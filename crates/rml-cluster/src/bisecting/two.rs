@@ -688,7 +688,7 @@ pub(crate) struct IncrBlock {
 
 /// A primed pass scores every row of a block when more than `1 / DENSE_FRACTION` of them are
 /// not certified.
-const DENSE_FRACTION: usize = 4;
+const DENSE_FRACTION: usize = 2;
 
 /// Moves the bounds (`uc`, `lo`) of a chunk's rows (labels `lc`, at most 64, the first at
 /// position `base` of the block) by `cert`'s shifts and writes the positions of the rows
