@@ -12,19 +12,36 @@
 //!
 //! ## Arithmetic and parity
 //! The Lloyd iteration is scikit-learn's `_kmeans_single_lloyd` for `k = 2` step for step,
-//! with the same arithmetic as [`crate::kmeans`] on the copied subset (see `two.rs`): the same
-//! label decision, per-centre sums in `f64` over fixed blocks of [`crate::kmeans::BLOCK_ROWS`]
-//! rows merged in block order, scikit-learn's `_average_centers` (multiply by `1 / Σw` for
-//! float64, divide for float32; an empty centre takes the heaviest centre's row), strict
-//! convergence when no label changed, `Σ shift² <= tol` with numpy's pairwise sum, and a final
-//! relabelling unless converged strictly. A centre left empty goes through
-//! [`crate::kmeans::finish_centers`] (scikit-learn's relocation), on a copy of the rows.
-//! Elkan's algorithm and verbose runs use [`crate::kmeans`]'s own loops on a copy of the rows.
+//! with the label decision of [`crate::kmeans`] (see `two.rs`), per-centre sums in `f64`,
+//! scikit-learn's `_average_centers` (multiply by `1 / Σw` for float64, divide for float32;
+//! an empty centre takes the heaviest centre's row), strict convergence when no label
+//! changed, `Σ shift² <= tol` with numpy's pairwise sum, and a final relabelling unless
+//! converged strictly. A centre left empty goes through [`crate::kmeans::finish_centers`]
+//! (scikit-learn's relocation), on a copy of the rows. Elkan's algorithm and verbose runs use
+//! [`crate::kmeans`]'s own loops on a copy of the rows.
+//!
+//! For `d <= SMALL_D` the passes are dense: sums over fixed blocks of
+//! [`crate::kmeans::BLOCK_ROWS`] rows merged in block order, bit-identical to K-means' Lloyd
+//! on the copied subset.
+//!
+//! ## Incremental passes (d > SMALL_D)
+//! Every pass after a run's first scores only the rows whose Hamerly bounds do not prove that
+//! the kernel would give them their current label (`bounds.rs`; `16 |indices|` bytes of
+//! bounds per bisection), and moves only the rows whose label changed between the running
+//! centre sums (`two.rs`): a pass reads only the rows it scores. Labels and iterations are
+//! those of the dense passes on the same centres; the sums are added in another order than
+//! a pass from zero, so centres and inertia equal K-means' on the copied subset (and
+//! scikit-learn's, whose own order depends on its thread count) within rounding, not bit for
+//! bit. The sums are recomputed from zero (one more pass) when a centre has no weight left
+//! (then scikit-learn's relocation runs on exactly the dense sums), and when the weight of the
+//! rows moved since they last were exceeds the lighter centre's weight (`REBASE`), which
+//! keeps their rounding at the level of one summation from zero.
 //!
 //! ## Threads
 //! Every pass is parallel over fixed blocks of rows and reduced in block order: results are
 //! bit-identical for every number of threads.
 
+mod bounds;
 mod seeds;
 mod two;
 
@@ -34,6 +51,10 @@ use crate::kmeans::{self, Algorithm, CenterSums, KMeansParams};
 use ndarray::{Array1, Array2, ArrayView1, ArrayView2, ArrayView3};
 use rayon::prelude::*;
 use rml_core::{ensure, ensure_param, Cancel, Float, RmlResult};
+
+/// The running sums of an incremental run are recomputed from zero once the weight of the
+/// rows moved since they last were exceeds `REBASE` times the lighter centre's weight.
+const REBASE: f64 = 1.0;
 
 /// Rows ahead of the current one whose lines the gather of a leaf's rows requests.
 const GATHER_AHEAD: usize = 8;
@@ -102,6 +123,12 @@ struct Run<F> {
     counts: [usize; 2],
     n_iter: usize,
     log: Vec<String>,
+    /// Rows scored by the kernel per pass (iterations, then the final relabelling if any);
+    /// empty for the dense and general paths.
+    scored: Vec<usize>,
+    /// Iterations (0-based) after whose pass the running sums were recomputed from zero
+    /// (incremental passes only).
+    rebased: Vec<usize>,
 }
 
 /// Bisect the cluster whose rows are `indices` (entries of `x`, usually ascending), the rows
@@ -139,6 +166,28 @@ pub fn split_with_scratch<F: Float>(
     scratch: Option<&mut [F]>,
     cancel: &Cancel,
 ) -> RmlResult<Split<F>> {
+    Ok(split_impl(x, x_mean, sample_weight, indices, centers_inits, params, scratch, true, cancel)?.0)
+}
+
+/// Per run of a split: rows scored per pass, iterations after which the sums were recomputed
+/// from zero.
+type RunStats = (Vec<usize>, Vec<usize>);
+
+/// [`split_with_scratch`]; `prune = false` forces dense passes (the reference the incremental
+/// passes are tested against). Also returns, per run, the rows scored per pass and the
+/// iterations after which the running sums were recomputed from zero.
+#[allow(clippy::too_many_arguments)]
+fn split_impl<F: Float>(
+    x: ArrayView2<F>,
+    x_mean: ArrayView1<F>,
+    sample_weight: ArrayView1<F>,
+    indices: &mut [usize],
+    centers_inits: ArrayView3<F>,
+    params: &SplitParams,
+    scratch: Option<&mut [F]>,
+    prune: bool,
+    cancel: &Cancel,
+) -> RmlResult<(Split<F>, Vec<RunStats>)> {
     let (n, d) = x.dim();
     let m = indices.len();
     ensure_param!(params.max_iter >= 1, "max_iter must be >= 1, got {}", params.max_iter);
@@ -210,15 +259,23 @@ pub fn split_with_scratch<F: Float>(
         }
         Some((&*xc, &*swc, &zero[..]))
     };
+    // Hamerly's bounds of the rows (16 bytes a row, shared by the runs) where the FMA-chain
+    // kernel labels them (d > SMALL_D); smaller rows stay dense.
+    let mut bounds = match rows {
+        Some(_) if prune && d > kmeans::SMALL_D => Some(bounds::Bounds::new(m)?),
+        _ => None,
+    };
     let mut best: Option<Run<F>> = None;
     let mut log = Vec::new();
+    let mut scored = Vec::new();
     for init in centers_inits.outer_iter() {
         cancel.check()?;
         let mut run = match rows {
-            Some((xr, swr, mur)) => run_lloyd(xr, d, mur, swr, init, params, cancel)?,
+            Some((xr, swr, mur)) => run_lloyd(xr, d, mur, swr, init, params, bounds.as_mut(), cancel)?,
             None => run_kmeans(x.view(), &mu, sw, indices, init, params, cancel)?,
         };
         log.append(&mut run.log);
+        scored.push((std::mem::take(&mut run.scored), std::mem::take(&mut run.rebased)));
         let better = match &best {
             None => true,
             Some(b) => run.inertia < b.inertia * (1.0 - 1e-6),
@@ -245,7 +302,8 @@ pub fn split_with_scratch<F: Float>(
         Strategy::BiggestInertia => best.per_label,
         Strategy::LargestCluster => [best.counts[0] as f64, best.counts[1] as f64],
     };
-    Ok(Split { centers: best.centers, scores, inertias: best.per_label, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log })
+    let split = Split { centers: best.centers, scores, inertias: best.per_label, n_left: w, inertia: best.inertia, n_iter: best.n_iter, log };
+    Ok((split, scored))
 }
 
 /// numpy's `X.mean(axis=0)` (scikit-learn's `X_mean`) for `d >= 2`: numpy's axis-0 reduction
@@ -315,9 +373,11 @@ fn gather<F: Float>(x: ArrayView2<F>, mu: &[F], sw: &[F], indices: &[usize]) -> 
     Ok((xsub, swsub))
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The 2-means run on the `sw.len()` rows of `xs` (contiguous, row-major), taken as
-/// `x - mu`.
+/// `x - mu`. With `bounds` (room for the rows), the passes are incremental (see the module
+/// docs): the same labels and iterations as the dense passes, the centres and inertia within
+/// rounding.
+#[allow(clippy::too_many_arguments)]
 fn run_lloyd<F: Float>(
     xs: &[F],
     d: usize,
@@ -325,6 +385,7 @@ fn run_lloyd<F: Float>(
     sw: &[F],
     init: ArrayView2<F>,
     params: &SplitParams,
+    mut bounds: Option<&mut bounds::Bounds>,
     cancel: &Cancel,
 ) -> RmlResult<Run<F>> {
     let m = sw.len();
@@ -334,11 +395,48 @@ fn run_lloyd<F: Float>(
     let mut labels = vec![u8::MAX; m];
     let mut strict = false;
     let mut it = 0;
+    // The shifts from the centres of the previous pass to `centers` (the bounds' update).
+    let mut shift: Option<Vec<F>> = None;
+    let mut scored = Vec::new();
+    let mut rebased = Vec::new();
+    let mut running = two::Running { sums: Vec::new(), weights: [0.0; 2], rows: [0; 2], nonzero: [0; 2], moved: 0.0 };
     for i in 0..params.max_iter {
         cancel.check()?;
         it = i;
-        let pair = two::Pair::new(centers.as_slice().expect("owned"), mu, d, hw);
-        let (sums, weights, changed) = two::iterate(xs, d, sw, &pair, &mut labels);
+        let cs = centers.as_slice().expect("owned");
+        let pair = two::Pair::new(cs, mu, d, hw);
+        let (sums, weights, changed) = match bounds.as_deref_mut() {
+            Some(b) => {
+                let cert = bounds::Certifier::new(d, cs, b.x2_max, shift.as_deref());
+                let (changed, st) = two::iterate_incr(xs, d, sw, &pair, &cert, &mut labels, b, &mut running);
+                if !cert.primed {
+                    // This pass scored every row: every norm is bounded now.
+                    b.x2_max = cert.x2_bound(st.xn2_max);
+                }
+                scored.push(st.scored);
+                let empty = running.nonzero.iter().any(|&c| c <= 0);
+                let w_min = running.weights[0].abs().min(running.weights[1].abs());
+                if cert.primed && (empty || running.moved > REBASE * w_min) {
+                    // The sums from zero: a centre without weight goes through scikit-learn's
+                    // relocation with exactly the sums a dense pass gives; and the running
+                    // sums' rounding stays below that of one summation from zero.
+                    let (sums, weights) = two::sums_of_labels(xs, d, sw, &pair, &labels);
+                    running.sums = sums;
+                    running.weights = weights;
+                    running.moved = 0.0;
+                    rebased.push(i);
+                }
+                let mut weights = running.weights;
+                for (j, w) in weights.iter_mut().enumerate() {
+                    if running.nonzero[j] <= 0 {
+                        // Exactly 0, as a sum of zeros (sums_of_labels gives the same).
+                        *w = 0.0;
+                    }
+                }
+                (running.sums.clone(), weights, changed)
+            }
+            None => two::iterate(xs, d, sw, &pair, &mut labels),
+        };
         let centers_new = if weights[0] == 0.0 || weights[1] == 0.0 {
             // A centre lost all its rows: scikit-learn's relocation, on a copy of the rows.
             let x = ndarray::ArrayView2::from_shape((m, d), &xs[..m * d])
@@ -351,20 +449,24 @@ fn run_lloyd<F: Float>(
         } else {
             average::<F>(&sums, weights, d)
         };
-        let shift = kmeans::center_shift(centers.view(), centers_new.view());
+        let sh = kmeans::center_shift(centers.view(), centers_new.view());
         centers = centers_new;
         if changed == 0 {
             strict = true;
             break;
         }
-        let sq: Vec<F> = shift.iter().map(|&s| s * s).collect();
+        let sq: Vec<F> = sh.iter().map(|&s| s * s).collect();
+        shift = Some(sh);
         if kmeans::numpy_pairwise_sum(&sq) <= tol_f {
             break;
         }
     }
     cancel.check()?;
-    let pair = two::Pair::new(centers.as_slice().expect("owned"), mu, d, hw);
-    let fin = two::finalize(xs, d, sw, &pair, centers.as_slice().expect("owned"), &mut labels, !strict);
+    let cs = centers.as_slice().expect("owned");
+    let pair = two::Pair::new(cs, mu, d, hw);
+    // The final E-step (relabelling unless converged strictly) reads every row for the
+    // inertia anyway: dense, each chunk labelled then measured while in cache.
+    let fin = two::finalize(xs, d, sw, &pair, cs, &mut labels, !strict);
     Ok(Run {
         centers,
         labels,
@@ -373,6 +475,8 @@ fn run_lloyd<F: Float>(
         counts: fin.counts,
         n_iter: it + 1,
         log: Vec::new(),
+        scored,
+        rebased,
     })
 }
 
@@ -410,6 +514,8 @@ fn run_kmeans<F: Float>(
         counts: [indices.len() - c1, c1],
         n_iter: r.n_iter,
         log: r.log,
+        scored: Vec::new(),
+        rebased: Vec::new(),
     })
 }
 
