@@ -86,65 +86,25 @@ impl<F: Float> Pair<F> {
         Self { mu: mu[..d].to_vec(), inter, c0, c1, n0, n1, d, use_fma: d > SMALL_D, hw_fma: hw, centred }
     }
 
-    /// Label of one row (scalar; the reference the 4-row kernels agree with bit for bit).
+    /// Label of one row: 1 iff `s1 < s0` for the scores of [`Pair::scores1`] (compared after
+    /// an exact widening to `f64`, so as in `F`; ties to centre 0).
     #[inline(always)]
     fn label1(&self, x: &[F]) -> u8 {
-        let m2 = F::from_f64(-2.0);
-        if self.use_fma {
-            let (mut a0, mut a1) = (F::zero(), F::zero());
-            for f in 0..self.d {
-                let v = x[f] - self.mu[f];
-                a0 = v.mul_add(self.inter[2 * f], a0);
-                a1 = v.mul_add(self.inter[2 * f + 1], a1);
-            }
-            let s0 = m2.mul_add(a0, self.n0);
-            let s1 = m2.mul_add(a1, self.n1);
-            (s1 < s0) as u8
-        } else {
-            let (mut a0, mut a1) = (F::zero(), F::zero());
-            for f in 0..self.d {
-                let v = x[f] - self.mu[f];
-                a0 = a0 + v * self.c0[f];
-                a1 = a1 + v * self.c1[f];
-            }
-            let s0 = m2 * a0 + self.n0;
-            let s1 = m2 * a1 + self.n1;
-            (s1 < s0) as u8
-        }
+        let (s0, s1, _) = self.scores1::<false>(x);
+        (s1 < s0) as u8
     }
 
-    /// Labels of four rows with the FMA chain, interleaved for instruction-level parallelism
-    /// (eight independent chains). Same per-row arithmetic as [`Pair::label1`].
+    /// Labels of four rows with the FMA chain ([`Pair::scores4_fma`] without the norms).
     #[inline(always)]
     fn label4_fma(&self, r: [&[F]; 4]) -> [u8; 4] {
-        let m2 = F::from_f64(-2.0);
-        let z = F::zero();
-        let (mut a00, mut a01, mut a10, mut a11) = (z, z, z, z);
-        let (mut a20, mut a21, mut a30, mut a31) = (z, z, z, z);
-        let d = self.d;
-        let (x0, x1, x2, x3) = (&r[0][..d], &r[1][..d], &r[2][..d], &r[3][..d]);
-        let cc = &self.inter[..2 * d];
-        let mu = &self.mu[..d];
-        for f in 0..d {
-            let (c0, c1, m) = (cc[2 * f], cc[2 * f + 1], mu[f]);
-            let (v0, v1, v2, v3) = (x0[f] - m, x1[f] - m, x2[f] - m, x3[f] - m);
-            a00 = v0.mul_add(c0, a00);
-            a01 = v0.mul_add(c1, a01);
-            a10 = v1.mul_add(c0, a10);
-            a11 = v1.mul_add(c1, a11);
-            a20 = v2.mul_add(c0, a20);
-            a21 = v2.mul_add(c1, a21);
-            a30 = v3.mul_add(c0, a30);
-            a31 = v3.mul_add(c1, a31);
-        }
-        let lab = |a: F, b: F| (m2.mul_add(b, self.n1) < m2.mul_add(a, self.n0)) as u8;
-        [lab(a00, a01), lab(a10, a11), lab(a20, a21), lab(a30, a31)]
+        self.scores4_fma::<false>(r).map(|(s0, s1, _)| (s1 < s0) as u8)
     }
 
-    /// The scores `(s0, s1)` of [`Pair::label1`] (label 1 iff `s1 < s0`), widened to `f64`,
-    /// and `Σ v_f²` of the centred row in `f64`.
+    /// The scores `(s0, s1)` of one row (scalar; the reference the 4- and 8-row kernels agree
+    /// with bit for bit), widened to `f64`, and, if `NORM`, `Σ v_f²` of the centred row in
+    /// `f64` (else 0).
     #[inline(always)]
-    fn scores1(&self, x: &[F]) -> (f64, f64, f64) {
+    fn scores1<const NORM: bool>(&self, x: &[F]) -> (f64, f64, f64) {
         let m2 = F::from_f64(-2.0);
         let (mut a0, mut a1) = (F::zero(), F::zero());
         let mut n2 = 0.0f64;
@@ -153,7 +113,9 @@ impl<F: Float> Pair<F> {
                 let v = x[f] - self.mu[f];
                 a0 = v.mul_add(self.inter[2 * f], a0);
                 a1 = v.mul_add(self.inter[2 * f + 1], a1);
-                n2 += v.as_f64() * v.as_f64();
+                if NORM {
+                    n2 += v.as_f64() * v.as_f64();
+                }
             }
             (m2.mul_add(a0, self.n0).as_f64(), m2.mul_add(a1, self.n1).as_f64(), n2)
         } else {
@@ -161,15 +123,18 @@ impl<F: Float> Pair<F> {
                 let v = x[f] - self.mu[f];
                 a0 = a0 + v * self.c0[f];
                 a1 = a1 + v * self.c1[f];
-                n2 += v.as_f64() * v.as_f64();
+                if NORM {
+                    n2 += v.as_f64() * v.as_f64();
+                }
             }
             ((m2 * a0 + self.n0).as_f64(), (m2 * a1 + self.n1).as_f64(), n2)
         }
     }
 
-    /// [`Pair::scores1`] of four rows with the FMA chain, interleaved as [`Pair::label4_fma`].
+    /// [`Pair::scores1`] of four rows with the FMA chain, interleaved for instruction-level
+    /// parallelism (eight independent chains).
     #[inline(always)]
-    fn scores4_fma(&self, r: [&[F]; 4]) -> [(f64, f64, f64); 4] {
+    fn scores4_fma<const NORM: bool>(&self, r: [&[F]; 4]) -> [(f64, f64, f64); 4] {
         let m2 = F::from_f64(-2.0);
         let z = F::zero();
         let (mut a00, mut a01, mut a10, mut a11) = (z, z, z, z);
@@ -190,10 +155,12 @@ impl<F: Float> Pair<F> {
             a21 = v2.mul_add(c1, a21);
             a30 = v3.mul_add(c0, a30);
             a31 = v3.mul_add(c1, a31);
-            n[0] += v0.as_f64() * v0.as_f64();
-            n[1] += v1.as_f64() * v1.as_f64();
-            n[2] += v2.as_f64() * v2.as_f64();
-            n[3] += v3.as_f64() * v3.as_f64();
+            if NORM {
+                n[0] += v0.as_f64() * v0.as_f64();
+                n[1] += v1.as_f64() * v1.as_f64();
+                n[2] += v2.as_f64() * v2.as_f64();
+                n[3] += v3.as_f64() * v3.as_f64();
+            }
         }
         let sc = |a: F, b: F, n: f64| (m2.mul_add(a, self.n0).as_f64(), m2.mul_add(b, self.n1).as_f64(), n);
         [sc(a00, a01, n[0]), sc(a10, a11, n[1]), sc(a20, a21, n[2]), sc(a30, a31, n[3])]
@@ -445,7 +412,7 @@ fn scores_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, rows: &[u32], s0: &mu
     }
     if pair.use_fma {
         while r + 4 <= n {
-            let s = pair.scores4_fma([row(r), row(r + 1), row(r + 2), row(r + 3)]);
+            let s = pair.scores4_fma::<true>([row(r), row(r + 1), row(r + 2), row(r + 3)]);
             for q in 0..4 {
                 (s0[r + q], s1[r + q], xn2[r + q]) = s[q];
             }
@@ -453,7 +420,7 @@ fn scores_of<F: Float>(xs: &[F], d: usize, pair: &Pair<F>, rows: &[u32], s0: &mu
         }
     }
     while r < n {
-        (s0[r], s1[r], xn2[r]) = pair.scores1(row(r));
+        (s0[r], s1[r], xn2[r]) = pair.scores1::<true>(row(r));
         r += 1;
     }
 }
